@@ -1,0 +1,17 @@
+/* Turns query results into JSON: one object per row, keyed by column name,
+ * typed from the column's type (integers, booleans, numeric, json/jsonb
+ * embedded, NULL as null, everything else as a string). */
+#ifndef DADM_COMMON_DB_JSON_H
+#define DADM_COMMON_DB_JSON_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+
+/* Row `row` of r as a new object (caller owns the reference); NULL on
+ * allocation failure. */
+json_t *db_json_row(const PGresult *r, int row);
+/* Every row of r as a new array (caller owns the reference); NULL on
+ * allocation failure. */
+json_t *db_json_rows(const PGresult *r);
+
+#endif

@@ -1,0 +1,72 @@
+#include "util.h"
+
+#include <errno.h>
+#include <glib.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/random.h>
+
+bool util_random(void *buf, size_t n)
+{
+    unsigned char *p = buf;
+    while (n > 0) {
+        ssize_t got = getrandom(p, n, 0);
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            return false;
+        }
+        p += got;
+        n -= (size_t)got;
+    }
+    return true;
+}
+
+void util_hex(char *out, const void *in, size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    const unsigned char *p = in;
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+void util_sha256_hex(char out[65], const void *data, size_t n)
+{
+    GChecksum *c = g_checksum_new(G_CHECKSUM_SHA256);
+    g_checksum_update(c, data, (gssize)n);
+    g_strlcpy(out, g_checksum_get_string(c), 65);
+    g_checksum_free(c);
+}
+
+bool util_ct_equal(const void *a, const void *b, size_t n)
+{
+    const volatile unsigned char *x = a, *y = b;
+    unsigned char diff = 0;
+    for (size_t i = 0; i < n; i++)
+        diff |= x[i] ^ y[i];
+    return diff == 0;
+}
+
+bool util_parse_i64(const char *s, int64_t *out)
+{
+    if (!s || !*s)
+        return false;
+    const char *p = s;
+    if (*p == '-')
+        p++;
+    if (!*p)
+        return false;
+    for (const char *q = p; *q; q++)
+        if (*q < '0' || *q > '9')
+            return false;
+    errno = 0;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end)
+        return false;
+    *out = v;
+    return true;
+}

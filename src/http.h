@@ -1,0 +1,73 @@
+/* What a handler sees of an HTTP request, and how it answers.
+ *
+ * A handler returns DADM_OK after setting a reply (http_reply_json or
+ * http_reply_text), or an error code, optionally with r->detail: the server
+ * then answers with application/problem+json. Routes flagged ROUTE_TX run
+ * inside one database transaction that starts by setting the principal; it
+ * commits when the handler returns DADM_OK and rolls back otherwise. */
+#ifndef DADM_HTTP_H
+#define DADM_HTTP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "arena.h"
+#include "auth_principal.h"
+#include "dadm_error.h"
+#include "db.h"
+#include "router.h"
+
+struct server;
+struct MHD_Connection;
+
+typedef struct http_req {
+    arena *a;
+    const struct server *srv;
+    struct MHD_Connection *conn;
+    db *db;                   /* set for ROUTE_TX and ROUTE_DB routes */
+    const auth_principal *who; /* set for ROUTE_TX routes, never NULL there */
+    const char *method, *path;
+    const char *params[ROUTER_MAX_CAPTURES]; /* the pattern's {captures} */
+    const char *body;
+    size_t body_len;
+    char rid[17]; /* request id, also in the log and X-Request-Id */
+
+    /* the answer */
+    unsigned status;
+    json_t *reply; /* owned by the arena */
+    const char *text, *content_type;
+    size_t text_len;
+    const char *detail; /* French detail of a problem, arena-owned or static */
+} http_req;
+
+typedef dadm_err (*http_handler)(http_req *r);
+
+/* Route flags. */
+#define ROUTE_TX 1u /* one transaction with the caller's principal */
+#define ROUTE_DB 2u /* a database handle, no transaction, no principal */
+
+/* Sets a JSON reply; takes the reference to `body`. Returns DADM_OK, or
+ * DADM_E_NOMEM when body is NULL (allocation failed upstream). */
+dadm_err http_reply_json(http_req *r, unsigned status, json_t *body);
+/* Sets a text reply; `text` must outlive the request (static or arena). */
+dadm_err http_reply_text(http_req *r, unsigned status, const char *content_type,
+                         const char *text, size_t len);
+/* Returns `e` after recording a French detail for the problem. */
+dadm_err http_fail(http_req *r, dadm_err e, const char *detail);
+
+/* Value of query parameter `name`, or NULL. */
+const char *http_query(http_req *r, const char *name);
+/* Reads ?limit= and ?offset= (defaults 50 and 0, limit at most 200).
+ * DADM_E_INVALID with a detail when either is not a number in range. */
+dadm_err http_page(http_req *r, long *limit, long *offset);
+/* Wraps a page of items as {"items", "total", "limit", "offset"}. */
+dadm_err http_reply_page(http_req *r, json_t *items, long total, long limit, long offset);
+/* Parses a path capture as a positive id; DADM_E_NOT_FOUND otherwise. */
+dadm_err http_param_id(http_req *r, int i, int64_t *out);
+
+/* Requires a level-2 (personal) principal: DADM_E_UNAUTHENTICATED for
+ * anonymous callers, DADM_E_FORBIDDEN for product readers. */
+dadm_err http_require_person(http_req *r);
+
+#endif
