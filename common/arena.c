@@ -43,6 +43,7 @@ void arena_free(arena *a)
     for (struct cleanup *c = a->cleanups; c;) {
         struct cleanup *next = c->next;
         c->fn(c->obj);
+        free(c);
         c = next;
     }
     for (struct block *b = a->head; b;) {

@@ -1,0 +1,45 @@
+# Debian packages the two README commands need, installed when missing.
+# Sourced by scripts/run and scripts/test.
+
+DADM_BUILD_PACKAGES="build-essential autoconf automake libtool pkg-config
+    libmicrohttpd-dev libpq-dev liblasso3-dev libjansson-dev check libsubunit-dev
+    libglib2.0-dev libcurl4-openssl-dev libargon2-dev libldap2-dev"
+DADM_RUN_PACKAGES="postgresql postgresql-client curl"
+DADM_TEST_PACKAGES="python3 python3-psycopg2 valgrind"
+
+# deps_install PACKAGE... : installs those not installed yet (as root with
+# apt-get; otherwise names them and fails).
+deps_install() {
+    local missing=() p
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+            missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "Installing Debian packages: ${missing[*]}"
+    if [ "$(id -u)" != 0 ]; then
+        if command -v sudo >/dev/null; then
+            sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+                "${missing[@]}" && return 0
+        fi
+        echo "Please install: ${missing[*]}" >&2
+        return 1
+    fi
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# build_tree DIR [configure options...] : configures (once) and builds in DIR.
+build_tree() {
+    local dir=$1
+    shift
+    [ -x "$DADM_ROOT/configure" ] || (cd "$DADM_ROOT" && ./autogen.sh >/dev/null 2>&1) || {
+        echo "autogen.sh failed" >&2
+        return 1
+    }
+    mkdir -p "$dir"
+    if [ ! -f "$dir/Makefile" ] || [ "$DADM_ROOT/configure" -nt "$dir/Makefile" ]; then
+        (cd "$dir" && "$DADM_ROOT/configure" -q "$@") || return 1
+    fi
+    make -s -C "$dir" -j"$(nproc)" >/dev/null
+}
