@@ -2,6 +2,7 @@
 
 #include <microhttpd.h>
 #include <string.h>
+#include <strings.h>
 
 #include "util.h"
 
@@ -77,6 +78,29 @@ dadm_err http_param_id(http_req *r, int i, int64_t *out)
 {
     if (i < 0 || i >= ROUTER_MAX_CAPTURES || !util_parse_i64(r->params[i], out) || *out <= 0)
         return http_fail(r, DADM_E_NOT_FOUND, "Identifiant inconnu.");
+    return DADM_OK;
+}
+
+dadm_err http_json_body(http_req *r, json_t **out)
+{
+    *out = NULL;
+    const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Type");
+    size_t n = strlen("application/json");
+    if (!ct || strncasecmp(ct, "application/json", n) != 0 || (ct[n] && ct[n] != ';'))
+        return http_fail(r, DADM_E_UNSUPPORTED_TYPE,
+                         "Le contenu doit être envoyé en JSON (Content-Type: application/json).");
+    json_error_t jerr;
+    json_t *j = json_loadb(r->body ? r->body : "", r->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!j || !json_is_object(j)) {
+        json_decref(j);
+        return http_fail(r, DADM_E_BAD_REQUEST,
+                         j ? "Le contenu doit être un objet JSON."
+                           : arena_printf(r->a, "JSON invalide (ligne %d, colonne %d).",
+                                          jerr.line, jerr.column));
+    }
+    if (arena_defer(r->a, json_release, j) != 0)
+        return DADM_E_NOMEM;
+    *out = j;
     return DADM_OK;
 }
 

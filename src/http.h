@@ -66,6 +66,12 @@ dadm_err http_reply_page(http_req *r, json_t *items, long total, long limit, lon
 /* Parses a path capture as a positive id; DADM_E_NOT_FOUND otherwise. */
 dadm_err http_param_id(http_req *r, int i, int64_t *out);
 
+/* Parses the body as a JSON object. DADM_E_UNSUPPORTED_TYPE unless the
+ * Content-Type is application/json; DADM_E_BAD_REQUEST (with a French
+ * detail naming the line) when it is not a JSON object, has duplicate keys
+ * or is nested too deep. *out is owned by the request's arena. */
+dadm_err http_json_body(http_req *r, json_t **out);
+
 /* Requires a level-2 (personal) principal: DADM_E_UNAUTHENTICATED for
  * anonymous callers, DADM_E_FORBIDDEN for product readers. */
 dadm_err http_require_person(http_req *r);
