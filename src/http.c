@@ -113,3 +113,92 @@ dadm_err http_require_person(http_req *r)
                          "Cet accès demande une connexion avec votre compte personnel.");
     return DADM_OK;
 }
+
+dadm_err http_reply_html(http_req *r, unsigned status, const char *html)
+{
+    return http_reply_text(r, status, "text/html; charset=utf-8", html, strlen(html));
+}
+
+dadm_err http_add_header(http_req *r, const char *name, const char *value)
+{
+    http_header *h = arena_alloc(r->a, sizeof(*h));
+    if (!h || !(h->name = arena_strdup(r->a, name)) || !(h->value = arena_strdup(r->a, value)))
+        return DADM_E_NOMEM;
+    h->next = r->headers;
+    r->headers = h;
+    return DADM_OK;
+}
+
+dadm_err http_redirect(http_req *r, unsigned status, const char *location)
+{
+    dadm_err e = http_add_header(r, "Location", location);
+    if (e != DADM_OK)
+        return e;
+    return http_reply_text(r, status, "text/plain; charset=utf-8", "", 0);
+}
+
+dadm_err http_set_session_cookie(http_req *r, const char *token, long max_age)
+{
+    const char *v =
+        token ? arena_printf(r->a, HTTP_SESSION_COOKIE
+                             "=%s; Path=/; Max-Age=%ld; Secure; HttpOnly; SameSite=Lax",
+                             token, max_age)
+              : HTTP_SESSION_COOKIE "=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax";
+    if (!v)
+        return DADM_E_NOMEM;
+    return http_add_header(r, "Set-Cookie", v);
+}
+
+static void table_release(void *t)
+{
+    g_hash_table_destroy(t);
+}
+
+/* Decodes one urlencoded component ('+' is a space) into the arena; NULL
+ * when malformed or not UTF-8. */
+static char *form_decode(arena *a, const char *s, size_t n)
+{
+    char *raw = arena_strndup(a, s, n);
+    if (!raw)
+        return NULL;
+    for (char *p = raw; *p; p++)
+        if (*p == '+')
+            *p = ' ';
+    char *dec = g_uri_unescape_string(raw, NULL);
+    if (!dec)
+        return NULL;
+    char *out = g_utf8_validate(dec, -1, NULL) ? arena_strdup(a, dec) : NULL;
+    g_free(dec);
+    return out;
+}
+
+const char *http_form_field(http_req *r, const char *name)
+{
+    if (!r->form) {
+        const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Type");
+        const char *form_type = "application/x-www-form-urlencoded";
+        size_t n = strlen(form_type);
+        if (!ct || strncasecmp(ct, form_type, n) != 0 || (ct[n] && ct[n] != ';'))
+            return NULL;
+        GHashTable *t = g_hash_table_new(g_str_hash, g_str_equal);
+        if (arena_defer(r->a, table_release, t) != 0)
+            return NULL;
+        r->form = t;
+        /* A body with a NUL byte is cut there: such a form is not honest. */
+        const char *p = r->body ? r->body : "";
+        const char *end = p + strnlen(p, r->body_len);
+        while (p < end) {
+            const char *amp = memchr(p, '&', (size_t)(end - p));
+            const char *stop = amp ? amp : end;
+            const char *eq = memchr(p, '=', (size_t)(stop - p));
+            if (eq) {
+                char *k = form_decode(r->a, p, (size_t)(eq - p));
+                char *v = form_decode(r->a, eq + 1, (size_t)(stop - eq - 1));
+                if (k && v && !g_hash_table_contains(t, k))
+                    g_hash_table_insert(t, k, v);
+            }
+            p = stop + (amp ? 1 : 0);
+        }
+    }
+    return g_hash_table_lookup(r->form, name);
+}

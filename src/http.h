@@ -8,6 +8,7 @@
 #ifndef DADM_HTTP_H
 #define DADM_HTTP_H
 
+#include <glib.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -20,6 +21,15 @@
 
 struct server;
 struct MHD_Connection;
+
+/* An extra response header, kept in the request's arena. */
+typedef struct http_header {
+    const char *name, *value;
+    struct http_header *next;
+} http_header;
+
+/* The session cookie: Secure, HttpOnly, SameSite=Lax, Path=/. */
+#define HTTP_SESSION_COOKIE "__Host-dadm_session"
 
 typedef struct http_req {
     arena *a;
@@ -39,6 +49,14 @@ typedef struct http_req {
     const char *text, *content_type;
     size_t text_len;
     const char *detail; /* French detail of a problem, arena-owned or static */
+    http_header *headers; /* extra response headers (http_add_header) */
+
+    /* how the session token came: true for the cookie (CSRF applies),
+     * false for an Authorization: Bearer header or no token */
+    bool token_from_cookie;
+    const char *token; /* the raw token, never logged; NULL when none */
+
+    GHashTable *form; /* parsed form body, see http_form_field */
 } http_req;
 
 typedef dadm_err (*http_handler)(http_req *r);
@@ -50,6 +68,22 @@ typedef dadm_err (*http_handler)(http_req *r);
 /* Sets a JSON reply; takes the reference to `body`. Returns DADM_OK, or
  * DADM_E_NOMEM when body is NULL (allocation failed upstream). */
 dadm_err http_reply_json(http_req *r, unsigned status, json_t *body);
+/* Sets an HTML page reply (text/html; charset=utf-8). `html` must outlive
+ * the request (static or arena). */
+dadm_err http_reply_html(http_req *r, unsigned status, const char *html);
+/* Answers with a redirect (303 after a POST, 302 otherwise) to `location`,
+ * which the caller has checked is safe. */
+dadm_err http_redirect(http_req *r, unsigned status, const char *location);
+/* Adds a response header; name and value are copied. */
+dadm_err http_add_header(http_req *r, const char *name, const char *value);
+/* Sets the session cookie to `token` (max_age seconds), or expires it when
+ * token is NULL. */
+dadm_err http_set_session_cookie(http_req *r, const char *token, long max_age);
+/* Value of field `name` of an application/x-www-form-urlencoded body, or
+ * NULL when absent, when the body is not a form, or when a field is not
+ * valid UTF-8. A repeated field keeps its first value. */
+const char *http_form_field(http_req *r, const char *name);
+
 /* Sets a text reply; `text` must outlive the request (static or arena). */
 dadm_err http_reply_text(http_req *r, unsigned status, const char *content_type,
                          const char *text, size_t len);

@@ -20,7 +20,6 @@
 #include "server_private.h"
 #include "util.h"
 
-#define SESSION_COOKIE "__Host-dadm_session"
 #define REQUEST_ARENA_CAP (64u << 20)
 
 /* Per-request state, from the first byte of headers to completion. */
@@ -49,6 +48,8 @@ static void add_common_headers(struct MHD_Response *resp, const struct req_ctx *
     MHD_add_response_header(resp, "Cache-Control", "no-store");
     MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
     MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+    for (const http_header *h = x->r.headers; h; h = h->next)
+        MHD_add_response_header(resp, h->name, h->value);
     if (atomic_load(&s->stopping))
         MHD_add_response_header(resp, "Connection", "close");
 }
@@ -119,14 +120,18 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, struct req_ctx *x)
     return ret;
 }
 
-/* The session token: the cookie for browsers, a bearer token for REST
- * clients. Never logged. */
-static const char *session_token(struct MHD_Connection *c)
+/* The session token: a bearer token for REST clients, else the cookie
+ * (browsers; CSRF rules then apply). Never logged. */
+static void session_token(http_req *r)
 {
-    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-    if (auth && strncmp(auth, "Bearer ", 7) == 0)
-        return auth + 7;
-    return MHD_lookup_connection_value(c, MHD_COOKIE_KIND, SESSION_COOKIE);
+    const char *auth = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
+    if (auth && strncmp(auth, "Bearer ", 7) == 0) {
+        r->token = auth + 7;
+        r->token_from_cookie = false;
+        return;
+    }
+    r->token = MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, HTTP_SESSION_COOKIE);
+    r->token_from_cookie = r->token != NULL;
 }
 
 static dadm_err run_handler(struct server *s, struct req_ctx *x, const route *rt)
@@ -139,7 +144,7 @@ static dadm_err run_handler(struct server *s, struct req_ctx *x, const route *rt
     if (e == DADM_OK && (rt->flags & ROUTE_TX)) {
         e = db_begin(r->db);
         if (e == DADM_OK)
-            e = auth_session_begin(r->db, r->a, session_token(r->conn), &r->who);
+            e = auth_session_begin(r->db, r->a, r->token, &r->who);
         if (e == DADM_OK)
             e = rt->fn(r);
         if (e == DADM_OK)
@@ -182,6 +187,7 @@ static enum MHD_Result dispatch(struct server *s, struct req_ctx *x, struct MHD_
         r->params[i] = caps[i][1] ? arena_strndup(r->a, r->path + caps[i][0], caps[i][1]) : NULL;
     r->body = x->body;
     r->body_len = x->body_len;
+    session_token(r);
     r->status = 200;
     dadm_err e = run_handler(s, x, rt);
     if (e != DADM_OK)
