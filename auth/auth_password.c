@@ -18,13 +18,13 @@ dadm_err auth_password_hash(const char *password, const auth_password_params *pa
     unsigned char salt[SALT_LEN];
     if (!util_random(salt, sizeof(salt)))
         return DADM_E_INTERNAL;
-    size_t len = argon2_encodedlen(params->t, params->m_kib, params->p, SALT_LEN, HASH_LEN,
-                                   Argon2_id);
+    size_t len =
+        argon2_encodedlen(params->t, params->m_kib, params->p, SALT_LEN, HASH_LEN, Argon2_id);
     char *enc = malloc(len);
     if (!enc)
         return DADM_E_NOMEM;
-    int rc = argon2id_hash_encoded(params->t, params->m_kib, params->p, password,
-                                   strlen(password), salt, SALT_LEN, HASH_LEN, enc, len);
+    int rc = argon2id_hash_encoded(params->t, params->m_kib, params->p, password, strlen(password),
+                                   salt, SALT_LEN, HASH_LEN, enc, len);
     if (rc != ARGON2_OK) {
         free(enc);
         return rc == ARGON2_MEMORY_ALLOCATION_ERROR ? DADM_E_NOMEM : DADM_E_INTERNAL;

@@ -18,9 +18,8 @@ extern const auth_password_params auth_password_default;
 
 /* Hashes `password` with a fresh salt; *out is an owned string (free()).
  * On failure *out is NULL. */
-__attribute__((warn_unused_result)) dadm_err auth_password_hash(const char *password,
-                                                                const auth_password_params *params,
-                                                                char **out);
+__attribute__((warn_unused_result)) dadm_err
+auth_password_hash(const char *password, const auth_password_params *params, char **out);
 /* True when `password` matches `hash`. False for a malformed hash. */
 bool auth_password_verify(const char *hash, const char *password);
 /* True when `hash` was made with parameters other than `params`. */

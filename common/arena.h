@@ -22,7 +22,7 @@ __attribute__((warn_unused_result)) void *arena_alloc(arena *a, size_t n);
 __attribute__((warn_unused_result)) char *arena_strdup(arena *a, const char *s);
 __attribute__((warn_unused_result)) char *arena_strndup(arena *a, const char *s, size_t n);
 __attribute__((warn_unused_result, format(printf, 2, 3))) char *arena_printf(arena *a,
-                                                                              const char *fmt, ...);
+                                                                             const char *fmt, ...);
 
 /* Registers fn(obj) to run when the arena is freed; the arena takes
  * ownership of obj. If registration fails, fn(obj) runs at once and -1 is

@@ -101,8 +101,7 @@ const char *conf_str(conf *c, const char *section, const char *key, const char *
     return v;
 }
 
-long conf_int(conf *c, const char *section, const char *key, long def, long min, long max,
-              bool *ok)
+long conf_int(conf *c, const char *section, const char *key, long def, long min, long max, bool *ok)
 {
     const char *s = conf_str(c, section, key, NULL);
     if (!s)

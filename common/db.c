@@ -128,8 +128,8 @@ static dadm_err classify(db *d, const PGresult *r)
     }
     if (!state)
         return DADM_E_INTERNAL;
-    if (strcmp(state, "23505") == 0 || strcmp(state, "40001") == 0 ||
-        strcmp(state, "40P01") == 0 || strcmp(state, "55P03") == 0)
+    if (strcmp(state, "23505") == 0 || strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
+        strcmp(state, "55P03") == 0)
         return DADM_E_CONFLICT;
     if (strcmp(state, "42501") == 0)
         return DADM_E_FORBIDDEN;
@@ -138,8 +138,7 @@ static dadm_err classify(db *d, const PGresult *r)
     return DADM_E_INTERNAL;
 }
 
-PGresult *db_exec(db *d, arena *a, const char *sql, int n, const char *const *params,
-                  dadm_err *err)
+PGresult *db_exec(db *d, arena *a, const char *sql, int n, const char *const *params, dadm_err *err)
 {
     dadm_err e = db_ensure(d);
     if (e != DADM_OK) {

@@ -88,8 +88,8 @@ void log_kv(log_level l, const char *event, ...)
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     len += strftime(line, sizeof(line), "ts=%Y-%m-%dT%H:%M:%S", &tm);
-    len += (size_t)snprintf(line + len, sizeof(line) - len, ".%03ldZ level=%s event=",
-                            ts.tv_nsec / 1000000, level_name(l));
+    len += (size_t)snprintf(line + len, sizeof(line) - len,
+                            ".%03ldZ level=%s event=", ts.tv_nsec / 1000000, level_name(l));
     len += log_escape(line + len, sizeof(line) - len, event ? event : "-");
 
     va_list ap;

@@ -13,8 +13,7 @@ dadm_err notify_audit(db *d, arena *a, const char *action, const char *target, i
         return DADM_E_NOMEM;
     const char *params[] = {action, target, etab_id ? etab : NULL, text};
     dadm_err e = DADM_OK;
-    db_exec(d, a, "SELECT dadm.audit_append($1, $2, $3, coalesce($4::jsonb, '{}'))", 4, params,
-            &e);
+    db_exec(d, a, "SELECT dadm.audit_append($1, $2, $3, coalesce($4::jsonb, '{}'))", 4, params, &e);
     free(text);
     return e;
 }

@@ -10,7 +10,6 @@
 
 /* A page of products ordered by code, each with its domains and versions
  * (newest first). *items is a new array (caller owns it). */
-dadm_err tenant_product_list(db *d, arena *a, long limit, long offset, json_t **items,
-                             long *total);
+dadm_err tenant_product_list(db *d, arena *a, long limit, long offset, json_t **items, long *total);
 
 #endif

@@ -16,8 +16,9 @@ static void setup(void)
     strcpy(secret, "/tmp/dadm-secret-XXXXXX");
     int sfd = mkstemp(secret);
     FILE *f = fdopen(fd, "w");
-    fprintf(f, "[http]\nport = 9000\nthreads = many\n[db]\nconninfo = dbname=x\n"
-               "password_file = %s\n[flags]\non = yes\nbad = maybe\n",
+    fprintf(f,
+            "[http]\nport = 9000\nthreads = many\n[db]\nconninfo = dbname=x\n"
+            "password_file = %s\n[flags]\non = yes\nbad = maybe\n",
             secret);
     fclose(f);
     FILE *s = fdopen(sfd, "w");

@@ -22,12 +22,14 @@ START_TEST(test_render)
         strstr(t, "dadm_http_requests_total{route=\"/api/v1/etabs/{id}\",status=\"200\"} 2\n"));
     ck_assert_ptr_nonnull(
         strstr(t, "dadm_http_requests_total{route=\"/api/v1/etabs/{id}\",status=\"404\"} 1\n"));
-    ck_assert_ptr_nonnull(strstr(t, "dadm_http_requests_total{route=\"unmatched\",status=\"404\"} 1\n"));
+    ck_assert_ptr_nonnull(
+        strstr(t, "dadm_http_requests_total{route=\"unmatched\",status=\"404\"} 1\n"));
     ck_assert_ptr_null(strstr(t, "route=\"/healthz\",status="));
+    ck_assert_ptr_nonnull(strstr(t, "dadm_http_request_duration_seconds_bucket{route=\"/api/v1/"
+                                    "etabs/{id}\",le=\"0.005\"} 2\n"));
     ck_assert_ptr_nonnull(strstr(
-        t, "dadm_http_request_duration_seconds_bucket{route=\"/api/v1/etabs/{id}\",le=\"0.005\"} 2\n"));
-    ck_assert_ptr_nonnull(strstr(
-        t, "dadm_http_request_duration_seconds_bucket{route=\"/api/v1/etabs/{id}\",le=\"+Inf\"} 3\n"));
+        t,
+        "dadm_http_request_duration_seconds_bucket{route=\"/api/v1/etabs/{id}\",le=\"+Inf\"} 3\n"));
     ck_assert_ptr_nonnull(strstr(t, "dadm_db_pool_in_use 2\n"));
     ck_assert_ptr_nonnull(strstr(t, "dadm_db_pool_size 4\n"));
     arena_free(a);
