@@ -79,3 +79,37 @@ bool auth_may_read_etab(const auth_principal *p, int64_t etab_id)
         return false;
     return p->etab_id == etab_id || auth_may_read_installations(p, etab_id);
 }
+
+bool auth_may_read_product(const auth_principal *p, int64_t product_id)
+{
+    if (!p || product_id <= 0)
+        return false;
+    if (p->level == AUTH_LEVEL_READER)
+        return p->product_id == product_id;
+    return auth_has_role(p, AUTH_ROLE_CORRESPONDENT, 0, product_id) ||
+           auth_has_role(p, AUTH_ROLE_CONSULTANT, 0, product_id) ||
+           auth_has_role(p, AUTH_ROLE_ADMIN, 0, 0);
+}
+
+bool auth_may_read_directory_runs(const auth_principal *p, int64_t etab_id)
+{
+    return etab_id > 0 && (auth_is_agency(p) || auth_has_role(p, AUTH_ROLE_ETAB_ADMIN, etab_id, 0));
+}
+
+bool auth_is_validator(const auth_principal *p)
+{
+    return auth_has_role(p, AUTH_ROLE_VALIDATOR, 0, 0);
+}
+
+bool auth_has_etab_role(const auth_principal *p, int64_t etab_id)
+{
+    return etab_id > 0 && (auth_has_role(p, AUTH_ROLE_CORRESPONDENT, etab_id, 0) ||
+                           auth_has_role(p, AUTH_ROLE_ETAB_ADMIN, etab_id, 0));
+}
+
+bool auth_may_read_changes(const auth_principal *p, int64_t etab_id)
+{
+    if (auth_is_validator(p) || auth_has_role(p, AUTH_ROLE_ADMIN, 0, 0))
+        return etab_id >= 0;
+    return auth_has_etab_role(p, etab_id);
+}

@@ -57,5 +57,22 @@ bool auth_may_read_etab(const auth_principal *p, int64_t etab_id);
 /* May p list installations of `etab_id`? Agency, its administrator, or one
  * of its correspondents (who then sees only the products of its grants). */
 bool auth_may_read_installations(const auth_principal *p, int64_t etab_id);
+/* True for agency validators: the only ones who approve or refuse change
+ * requests. */
+bool auth_is_validator(const auth_principal *p);
+/* Does p hold a role in establishment `etab_id` (a correspondent of any of
+ * its products, or its administrator)? */
+bool auth_has_etab_role(const auth_principal *p, int64_t etab_id);
+/* May p read the change requests of `etab_id`? Validators and the agency's
+ * administrators for every establishment (etab_id 0: all of them); anyone
+ * with a role in the establishment for its own. */
+bool auth_may_read_changes(const auth_principal *p, int64_t etab_id);
+/* May p read the directory provisioning runs of `etab_id`? The agency, or
+ * that establishment's administrator; not its correspondents. */
+bool auth_may_read_directory_runs(const auth_principal *p, int64_t etab_id);
+/* May p read the deliveries and documentation of `product_id` (level 1)?
+ * The product's reader session; at level 2, a correspondent or an agency
+ * consultant of that product, or an agency administrator. */
+bool auth_may_read_product(const auth_principal *p, int64_t product_id);
 
 #endif

@@ -2,6 +2,7 @@
 #ifndef DADM_API_H
 #define DADM_API_H
 
+#include "auth_login.h"
 #include "http.h"
 
 dadm_err api_healthz(http_req *r);
@@ -12,5 +13,66 @@ dadm_err api_products_list(http_req *r);
 dadm_err api_etabs_list(http_req *r);
 dadm_err api_etab_get(http_req *r);
 dadm_err api_etab_installations(http_req *r);
+/* Change requests (api_changes.c). */
+dadm_err api_changes_submit(http_req *r);
+dadm_err api_etab_changes_list(http_req *r);
+dadm_err api_changes_list(http_req *r);
+dadm_err api_change_get(http_req *r);
+dadm_err api_change_approve(http_req *r);
+dadm_err api_change_refuse(http_req *r);
+dadm_err api_change_withdraw(http_req *r);
+dadm_err api_change_file(http_req *r);
+dadm_err api_directory_runs_list(http_req *r);
+dadm_err api_directory_run_get(http_req *r);
+
+/* Logging in and out (api_auth.c). Shared with the SSO handlers. */
+
+/* Opens a level-2 session for `account_id` (method "password" or "sso") in
+ * the request's transaction, ending the request's previous session if any,
+ * and sets the session cookie. `csrf` receives the new session's CSRF token
+ * (for a JSON answer or a form). DADM_E_FORBIDDEN when the account is not
+ * active. The caller audits the login. */
+__attribute__((warn_unused_result)) dadm_err api_auth_session_start(http_req *r, int64_t account_id,
+                                                                    const char *method,
+                                                                    char csrf[AUTH_CSRF_SIZE]);
+/* `next` when it is a path of this site ("/x…", not "//…", no backslash,
+ * no control character, no scheme), else NULL. For RelayState and ?next=. */
+const char *api_auth_safe_next(const char *next);
+/* The CSRF check of server.c for state-changing requests made with the
+ * session cookie: same origin (api_auth_same_origin) and the session's CSRF
+ * token in the X-CSRF-Token header or the csrf_token form field. */
+bool api_auth_csrf_ok(http_req *r);
+dadm_err api_session_create(http_req *r);
+dadm_err api_reader_session_create(http_req *r);
+dadm_err api_session_delete(http_req *r);
+dadm_err api_password_change(http_req *r);
+dadm_err api_password_reset_request(http_req *r);
+dadm_err api_password_reset(http_req *r);
+dadm_err api_login_reminder(http_req *r);
+
+/* HTML pages (pages.c): French, every dynamic value escaped, strict CSP. */
+
+/* Answers a small page with a title and a message (both plain text,
+ * escaped here) and a link back to the login page. For refusals (SSO). */
+dadm_err pages_message(http_req *r, unsigned status, const char *title, const char *message);
+dadm_err pages_login(http_req *r);
+dadm_err pages_login_password(http_req *r);
+dadm_err pages_login_reader(http_req *r);
+dadm_err pages_logout(http_req *r);
+dadm_err pages_password_lost(http_req *r);
+dadm_err pages_password_lost_post(http_req *r);
+dadm_err pages_login_lost(http_req *r);
+dadm_err pages_login_lost_post(http_req *r);
+dadm_err pages_password_reset(http_req *r);
+dadm_err pages_password_reset_post(http_req *r);
+dadm_err pages_password_change(http_req *r);
+dadm_err pages_password_change_post(http_req *r);
+
+/* SAML 2.0 single sign-on (api_saml.c). */
+dadm_err api_saml_metadata(http_req *r);
+dadm_err api_saml_login(http_req *r);
+dadm_err api_saml_acs(http_req *r);
+dadm_err api_saml_logout(http_req *r);
+dadm_err api_saml_slo(http_req *r);
 
 #endif

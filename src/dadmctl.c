@@ -8,12 +8,15 @@
 #include <unistd.h>
 
 #include "auth_password.h"
+#include "auth_saml.h"
 #include "auth_session.h"
 #include "conf.h"
 #include "db.h"
+#include "jobs.h"
 #include "log.h"
 #include "migrate.h"
 #include "settings.h"
+#include "tenant_ldap.h"
 
 #define DEMO_PASSWORD "Dadm#Demo-2026"
 #define DEMO_READER_PASSWORD "Lecteur#Demo-2026"
@@ -429,6 +432,222 @@ static int cmd_session_create(ctl *c)
     return 0;
 }
 
+/* Sets the directory settings of an establishment (created or replaced). */
+static int cmd_ldap_config(ctl *c)
+{
+    const char *etab;
+    if (!resolve(c, ETAB_BY_UAI, "etab", &etab))
+        return 1;
+    if (!etab)
+        return fail("unknown etab");
+    const char *uri = opt(c, "uri");
+    if (!g_str_has_prefix(uri, "ldap://") && !g_str_has_prefix(uri, "ldaps://"))
+        return fail("--uri must be ldap://HOST[:PORT] (StartTLS) or ldaps://HOST[:PORT]");
+    if (g_str_has_prefix(uri, "ldap://") && opt(c, "no-starttls") && !opt(c, "allow-plain"))
+        return fail("--no-starttls sends the password in clear: add --allow-plain to accept it");
+    if (!tenant_ldap_dn_valid(opt(c, "base")))
+        return fail("--base is not a valid DN");
+    if (opt(c, "bind-dn") && !tenant_ldap_dn_valid(opt(c, "bind-dn")))
+        return fail("--bind-dn is not a valid DN");
+    const char *filter = opt(c, "filter") ? opt(c, "filter") : "(objectClass=eduPerson)";
+    if (!tenant_ldap_filter_valid(filter))
+        return fail("--filter is not a valid LDAP filter (RFC 4515)");
+    if (opt(c, "password-file") && opt(c, "password-stdin"))
+        return fail("give --password-file or --password-stdin, not both");
+    const char *map = opt(c, "map") ? opt(c, "map") : "{}";
+    json_t *mj = json_loads(map, JSON_REJECT_DUPLICATES, NULL);
+    tenant_ldap_map m;
+    const char *why = NULL;
+    dadm_err e = mj ? tenant_ldap_map_parse(mj, &m, &why) : DADM_E_INVALID;
+    json_decref(mj);
+    if (e != DADM_OK)
+        return fail("--map: %s", why ? why : "not a JSON object");
+    char *password = NULL;
+    if (opt(c, "password-stdin") &&
+        !(password = read_secret(c, "password-file-unused", "password-stdin")))
+        return fail("no password on standard input");
+    char *pwfile = NULL;
+    if (opt(c, "password-file")) {
+        pwfile = g_canonicalize_filename(opt(c, "password-file"), NULL);
+        if (access(pwfile, R_OK) != 0) {
+            g_free(pwfile);
+            return fail("cannot read --password-file");
+        }
+    }
+    const char *params[] = {etab,
+                            uri,
+                            opt(c, "no-starttls") || g_str_has_prefix(uri, "ldaps://") ? "false"
+                                                                                       : "true",
+                            opt(c, "allow-plain") ? "true" : "false",
+                            opt(c, "ca-file"),
+                            opt(c, "bind-dn"),
+                            password,
+                            pwfile,
+                            opt(c, "base"),
+                            opt(c, "scope") ? opt(c, "scope") : "sub",
+                            filter,
+                            opt(c, "page-size") ? opt(c, "page-size") : "500",
+                            opt(c, "eppn-domain"),
+                            map,
+                            opt(c, "interval") ? opt(c, "interval") : "3600",
+                            opt(c, "disable") ? "false" : "true",
+                            opt(c, "incremental") ? opt(c, "incremental") : "auto"};
+    PGresult *r = q(c,
+                    "INSERT INTO dadm.etab_directory AS d (etab_id, uri, starttls, allow_plain,"
+                    " ca_file, bind_dn, bind_password, password_file, base_dn, scope, filter,"
+                    " page_size, eppn_domain, map, interval_seconds, enabled, incremental)"
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, lower($13),"
+                    " $14, $15, $16, $17)"
+                    " ON CONFLICT (etab_id) DO UPDATE SET uri = EXCLUDED.uri,"
+                    " starttls = EXCLUDED.starttls, allow_plain = EXCLUDED.allow_plain,"
+                    " ca_file = EXCLUDED.ca_file, bind_dn = EXCLUDED.bind_dn,"
+                    " bind_password = EXCLUDED.bind_password,"
+                    " password_file = EXCLUDED.password_file, base_dn = EXCLUDED.base_dn,"
+                    " scope = EXCLUDED.scope, filter = EXCLUDED.filter,"
+                    " page_size = EXCLUDED.page_size, eppn_domain = EXCLUDED.eppn_domain,"
+                    " map = EXCLUDED.map, interval_seconds = EXCLUDED.interval_seconds,"
+                    " enabled = EXCLUDED.enabled, incremental = EXCLUDED.incremental,"
+                    " updated_at = now()"
+                    " RETURNING etab_id",
+                    17, params);
+    g_free(pwfile);
+    if (!r)
+        return 1;
+    /* New settings may change which entries are in scope: the next run
+     * reads everything again. */
+    const char *p1[] = {etab};
+    if (!q(c,
+           "UPDATE dadm.etab_directory_state SET sync_cookie = NULL, last_full_at = NULL"
+           " WHERE etab_id = $1",
+           1, p1))
+        return 1;
+    printf("directory settings saved for %s\n", opt(c, "etab"));
+    return 0;
+}
+
+/* Provisions an establishment's accounts from its directory, outside the
+ * command transaction: the run manages its own. */
+static int cmd_ldap_sync(ctl *c)
+{
+    const char *etab;
+    if (!resolve(c, ETAB_BY_UAI, "etab", &etab))
+        return 1;
+    if (!etab)
+        return fail("unknown etab");
+    bool ok = true;
+    tenant_ldap_options o = {
+        .full = opt(c, "full") != NULL,
+        .dry_run = opt(c, "dry-run") != NULL,
+        .progress = isatty(STDERR_FILENO) ? stderr : NULL,
+        .timeout = (int)conf_int(c->conf, "ldap", "timeout_seconds", 30, 1, 3600, &ok),
+    };
+    tenant_ldap_result res;
+    const char *msg = NULL;
+    if (tenant_ldap_sync(c->db, c->a, g_ascii_strtoll(etab, NULL, 10), &o, &res, &msg) != DADM_OK)
+        return fail("ldap-sync %s: %s", opt(c, "etab"), msg);
+    printf("%s%s: seen %ld, created %ld, updated %ld, disabled %ld, re-enabled %ld,"
+           " skipped %ld\n",
+           o.dry_run ? "dry run, nothing changed; " : "", res.mode, res.seen, res.created,
+           res.updated, res.disabled, res.reenabled, res.skipped);
+    size_t i;
+    json_t *s;
+    json_array_foreach(res.skipped_entries, i, s)
+    {
+        printf("skipped\t%s\t%s\n", json_string_value(json_object_get(s, "reason")),
+               json_is_string(json_object_get(s, "dn"))
+                   ? json_string_value(json_object_get(s, "dn"))
+                   : "-");
+    }
+    if (res.run_id)
+        printf("run %lld\n", (long long)res.run_id);
+    printf("time: read %.2f s, apply %.2f s\n", res.read_seconds, res.apply_seconds);
+    return 0;
+}
+
+static int cmd_job_run(ctl *c)
+{
+    dadm_err e = jobs_run_once(c->db, opt(c, "name"));
+    if (e == DADM_E_NOT_FOUND)
+        return fail("unknown job %s", opt(c, "name"));
+    if (e == DADM_E_CONFLICT)
+        return fail("job %s is running elsewhere", opt(c, "name"));
+    if (e != DADM_OK)
+        return fail("job %s failed: %s (see the log)", opt(c, "name"), dadm_err_title(e));
+    printf("job %s done\n", opt(c, "name"));
+    return 0;
+}
+
+/* SAML IdPs of an establishment: from a metadata file, or from a federation
+ * aggregate whose signature is verified first (auth_saml.c). */
+static int idp_register(ctl *c, const char *metadata, const char *source)
+{
+    const char *why = NULL;
+    dadm_err e = auth_saml_idp_register(c->db, c->a, opt(c, "etab"), metadata, opt(c, "entity-id"),
+                                        source, &why);
+    if (e != DADM_OK)
+        return fail("%s", why ? why : dadm_err_title(e));
+    return 0;
+}
+
+static int cmd_idp_add(ctl *c)
+{
+    gchar *md = NULL;
+    if (!g_file_get_contents(opt(c, "metadata"), &md, NULL, NULL))
+        return fail("cannot read %s", opt(c, "metadata"));
+    int rc = idp_register(c, md, "file");
+    g_free(md);
+    auth_saml_global_shutdown();
+    return rc;
+}
+
+static int cmd_idp_import(ctl *c)
+{
+    const char *md = NULL, *why = NULL;
+    dadm_err e = auth_saml_aggregate_extract(c->a, opt(c, "aggregate"), opt(c, "signing-cert"),
+                                             opt(c, "entity-id"), &md, &why);
+    int rc = e == DADM_OK ? idp_register(c, md, "aggregate") : fail("%s", why ? why : "refused");
+    auth_saml_global_shutdown();
+    return rc;
+}
+
+static int cmd_idp_list(ctl *c)
+{
+    const char *etab;
+    if (!resolve(c, ETAB_BY_UAI, "etab", &etab))
+        return 1;
+    const char *params[] = {etab};
+    return list(c,
+                "SELECT e.uai, i.entity_id, i.source, i.enabled, i.updated_at"
+                " FROM dadm.saml_idp i JOIN dadm.etab e ON e.id = i.etab_id"
+                " WHERE $1::bigint IS NULL OR i.etab_id = $1 ORDER BY e.uai, i.entity_id",
+                1, params);
+}
+
+static int cmd_idp_remove(ctl *c)
+{
+    const char *params[] = {opt(c, "etab"), opt(c, "entity-id")};
+    PGresult *r = q(c,
+                    "DELETE FROM dadm.saml_idp WHERE entity_id = $2"
+                    " AND etab_id = (SELECT id FROM dadm.etab WHERE uai = upper($1)) RETURNING id",
+                    2, params);
+    if (!r)
+        return 1;
+    return PQntuples(r) == 1 ? 0 : fail("no such IdP for this establishment");
+}
+
+/* Links an account to its SSO subject (IdP entityID, eduPersonPrincipalName). */
+static int cmd_account_set_sso(ctl *c)
+{
+    const char *params[] = {opt(c, "login"), opt(c, "idp"), opt(c, "eppn")};
+    PGresult *r = q(c,
+                    "UPDATE dadm.account SET sso_idp = $2, sso_eppn = $3, updated_at = now()"
+                    " WHERE login = lower($1) RETURNING id",
+                    3, params);
+    if (!r)
+        return 1;
+    return PQntuples(r) == 1 ? 0 : fail("unknown account %s", opt(c, "login"));
+}
+
 #define O(...) (const char *const[]){__VA_ARGS__, NULL}
 static const command commands[] = {
     {"migrate", O(NULL), cmd_migrate, "apply the pending SQL migrations"},
@@ -459,6 +678,24 @@ static const command commands[] = {
      "mode: classique|heberge|teleservice"},
     {"session create", O("account!"), cmd_session_create,
      "open a session for an account and print its token (operators and tests)"},
+    {"ldap-config",
+     O("etab!", "uri!", "base!", "bind-dn", "password-file", "password-stdin", "ca-file", "filter",
+       "scope", "page-size", "eppn-domain", "map", "interval", "incremental", "no-starttls",
+       "allow-plain", "disable"),
+     cmd_ldap_config,
+     "ETAB: set its directory (ldap:// uses StartTLS; scope base|one|sub; --map JSON;"
+     " incremental auto|sync|timestamp)"},
+    {"ldap-sync", O("etab!", "full", "dry-run"), cmd_ldap_sync,
+     "ETAB: provision its accounts from its directory (incremental unless --full)"},
+    {"job run", O("name!"), cmd_job_run, "run a background job once (ldap)"},
+    {"idp add", O("etab!", "metadata!", "entity-id"), cmd_idp_add,
+     "register an establishment's SAML IdP from its metadata file"},
+    {"idp import", O("etab!", "aggregate!", "signing-cert!", "entity-id!"), cmd_idp_import,
+     "register an IdP taken from a federation aggregate whose signature is verified"},
+    {"idp list", O("etab"), cmd_idp_list, "list registered SAML IdPs"},
+    {"idp remove", O("etab!", "entity-id!"), cmd_idp_remove, "unregister an IdP"},
+    {"account set-sso", O("login!", "idp!", "eppn!"), cmd_account_set_sso,
+     "link an account to (IdP entityID, eduPersonPrincipalName)"},
 };
 #undef O
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -513,8 +750,9 @@ static bool known_option(const command *cmd, const char *name, bool *required)
 /* Options that take no value. */
 static bool is_flag(const char *name)
 {
-    static const char *const flags[] = {"current-only", "major", "generic", "password-stdin",
-                                        "reader-password-stdin"};
+    static const char *const flags[] = {
+        "current-only", "major",   "generic",     "password-stdin", "reader-password-stdin",
+        "full",         "dry-run", "no-starttls", "allow-plain",    "disable"};
     for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
         if (strcmp(flags[i], name) == 0)
             return true;
@@ -543,6 +781,10 @@ int main(int argc, char **argv)
     const command *cmd = &commands[ci];
     ctl c = {.opt = g_hash_table_new(g_str_hash, g_str_equal)};
     int rc = 2;
+    /* `dadmctl ldap-sync ETAB`: a bare first argument is the --etab. */
+    if ((cmd->fn == cmd_ldap_sync || cmd->fn == cmd_ldap_config) && argi + used < argc &&
+        strncmp(argv[argi + used], "--", 2) != 0)
+        g_hash_table_insert(c.opt, "etab", argv[argi + used++]);
     for (int i = argi + used; i < argc; i++) {
         bool req;
         if (strncmp(argv[i], "--", 2) != 0 || !known_option(cmd, argv[i] + 2, &req)) {
@@ -590,7 +832,7 @@ int main(int argc, char **argv)
         goto out;
     }
     /* migrate manages its own transactions; every other command is one. */
-    bool tx = cmd->fn != cmd_migrate;
+    bool tx = cmd->fn != cmd_migrate && cmd->fn != cmd_ldap_sync && cmd->fn != cmd_job_run;
     if (tx && db_begin(c.db) != DADM_OK)
         goto out;
     rc = cmd->fn(&c);

@@ -6,7 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api_auth.h"
+#include "auth_saml.h"
 #include "conf.h"
+#include "jobs.h"
 #include "log.h"
 #include "migrate.h"
 #include "server.h"
@@ -48,6 +51,7 @@ int main(int argc, char **argv)
     int rc = 1;
     char *err = NULL;
     migrate_set *migrations = NULL;
+    auth_policy *policy = NULL;
     conf *c = conf_load(settings_config_path(conf_path), &err);
     if (!c) {
         log_kv(LOG_ERROR, "config.load_failed", "detail", err, NULL);
@@ -76,6 +80,9 @@ int main(int argc, char **argv)
         log_kv(LOG_ERROR, "config.invalid", "detail", "a numeric key is out of range", NULL);
         goto out;
     }
+    policy = api_auth_configure(c, &s);
+    if (!policy)
+        goto out;
     migrations = migrate_scan(settings_sql_dir(c), &err);
     if (!migrations) {
         log_kv(LOG_ERROR, "migrations.unreadable", "detail", err, NULL);
@@ -83,8 +90,17 @@ int main(int argc, char **argv)
         goto out;
     }
     s.migrations = migrations;
+    /* lasso is initialised here, before any worker thread exists. */
+    if (auth_saml_global_init(c) != DADM_OK)
+        goto out;
+    /* The job thread has its own connection; it waits one poll period
+     * before its first run, and stops after the server has drained. */
+    jobs *bg = jobs_start(c, s.db_conninfo);
     rc = server_run(&s);
+    jobs_stop(bg);
 out:
+    auth_policy_free(policy);
+    auth_saml_global_shutdown();
     migrate_set_free(migrations);
     conf_free(c);
     return rc;

@@ -57,6 +57,9 @@ typedef struct http_req {
     const char *token; /* the raw token, never logged; NULL when none */
 
     GHashTable *form; /* parsed form body, see http_form_field */
+    /* the query string as received, before any unescaping (SAML's HTTP-Redirect
+     * binding signs its exact bytes); NULL when none */
+    const char *raw_query;
 } http_req;
 
 typedef dadm_err (*http_handler)(http_req *r);
@@ -64,6 +67,9 @@ typedef dadm_err (*http_handler)(http_req *r);
 /* Route flags. */
 #define ROUTE_TX 1u /* one transaction with the caller's principal */
 #define ROUTE_DB 2u /* a database handle, no transaction, no principal */
+/* No CSRF token required with the cookie: login forms and the SSO endpoints,
+ * which have no session yet and protect themselves (see README, CSRF). */
+#define ROUTE_NO_CSRF 4u
 
 /* Sets a JSON reply; takes the reference to `body`. Returns DADM_OK, or
  * DADM_E_NOMEM when body is NULL (allocation failed upstream). */

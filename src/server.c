@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api.h"
 #include "auth_session.h"
 #include "log.h"
 #include "metrics.h"
@@ -162,6 +163,64 @@ static dadm_err run_handler(struct server *s, struct req_ctx *x, const route *rt
     return e;
 }
 
+/* The raw query string of the connection's current request. libmicrohttpd
+ * unescapes arguments in place, but SAML's HTTP-Redirect binding signs the
+ * query's exact bytes, so the URI callback keeps a copy per connection (a
+ * connection runs one request at a time); the copy dies with the
+ * connection. */
+struct conn_ctx {
+    char *raw_query;
+};
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    (void)cls;
+    (void)c;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        *socket_context = calloc(1, sizeof(struct conn_ctx));
+    } else if (*socket_context) {
+        struct conn_ctx *cc = *socket_context;
+        free(cc->raw_query);
+        free(cc);
+        *socket_context = NULL;
+    }
+}
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    (void)cls;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct conn_ctx *cc = ci ? ci->socket_context : NULL;
+    if (cc) {
+        free(cc->raw_query);
+        const char *q = uri ? strchr(uri, '?') : NULL;
+        cc->raw_query = q ? strdup(q + 1) : NULL;
+    }
+    return NULL; /* con_cls stays NULL: on_request starts the request */
+}
+
+static const char *raw_query_of(struct MHD_Connection *c, arena *a)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    const struct conn_ctx *cc = ci ? ci->socket_context : NULL;
+    return cc && cc->raw_query ? arena_strdup(a, cc->raw_query) : NULL;
+}
+
+/* CSRF: a request that may change state (not GET, HEAD or OPTIONS), made
+ * with the session cookie (a browser sends it by itself), on a route with a
+ * transaction that is not exempt (logins and SSO protect themselves).
+ * Bearer tokens are never sent by a browser on its own: exempt. */
+static bool csrf_applies(const http_req *r, const route *rt)
+{
+    if (!(rt->flags & ROUTE_TX) || (rt->flags & ROUTE_NO_CSRF) || !r->token_from_cookie)
+        return false;
+    return strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0 &&
+           strcmp(r->method, "OPTIONS") != 0;
+}
+
 static enum MHD_Result dispatch(struct server *s, struct req_ctx *x, struct MHD_Connection *c)
 {
     http_req *r = &x->r;
@@ -188,7 +247,14 @@ static enum MHD_Result dispatch(struct server *s, struct req_ctx *x, struct MHD_
     r->body = x->body;
     r->body_len = x->body_len;
     session_token(r);
+    r->raw_query = raw_query_of(c, r->a);
     r->status = 200;
+    if (csrf_applies(r, rt) && !api_auth_csrf_ok(r)) {
+        log_kv(LOG_WARN, "auth.csrf_refused", "rid", r->rid, "path", r->path, NULL);
+        r->detail = "Requête refusée : le jeton anti-falsification (CSRF) manque ou ne "
+                    "correspond pas à la session.";
+        return send_problem(c, x, DADM_E_FORBIDDEN, NULL);
+    }
     dadm_err e = run_handler(s, x, rt);
     if (e != DADM_OK)
         return send_problem(c, x, e, NULL);
@@ -360,6 +426,8 @@ int server_run(const server_settings *set)
                          NULL, MHD_OPTION_SOCK_ADDR, &addr,
                          MHD_OPTION_THREAD_POOL_SIZE, set->threads,
                          MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s,
+                         MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
+                         MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
                          MHD_OPTION_CONNECTION_TIMEOUT, set->connection_timeout,
                          MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(set->max_headers * 2 + 65536),
                          MHD_OPTION_CONNECTION_LIMIT, 1000u, MHD_OPTION_END);

@@ -5,6 +5,8 @@
 
 #include <stddef.h>
 
+#include "auth_login.h"
+#include "auth_policy.h"
 #include "migrate.h"
 
 typedef struct {
@@ -17,6 +19,9 @@ typedef struct {
     unsigned shutdown_grace;   /* seconds to let in-flight requests finish */
     unsigned connection_timeout;
     const migrate_set *migrations; /* what /readyz expects to find applied */
+    auth_login_settings login;          /* [session], [login]: sessions and login limits */
+    const auth_policy *password_policy; /* [password]: the rule for new passwords */
+    const char *public_url;             /* [login] public_url: base of the links in mails */
 } server_settings;
 
 /* Serves until SIGTERM or SIGINT, then stops accepting, lets in-flight

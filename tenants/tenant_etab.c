@@ -71,7 +71,9 @@ dadm_err tenant_installation_list(db *d, arena *a, int64_t etab_id, json_t **ite
                           " i.mode::text AS mode, v.label AS version,"
                           " v.delivered_on AS version_delivered_on,"
                           " i.server_series, i.server_os, i.server_db, i.server_notes,"
-                          " i.updated_at"
+                          " i.updated_at,"
+                          /* set while a version change awaits validation */
+                          " dadm.installation_pending_version(i.id) AS pending_version"
                           " FROM dadm.installation i"
                           " JOIN dadm.product p ON p.id = i.product_id"
                           " LEFT JOIN dadm.version v ON v.id = i.version_id"

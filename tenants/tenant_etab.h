@@ -18,7 +18,9 @@ dadm_err tenant_etab_list(db *d, arena *a, long limit, long offset, json_t **ite
  * new object (caller owns it). */
 dadm_err tenant_etab_get(db *d, arena *a, int64_t id, json_t **out);
 /* Installations of an establishment visible to the caller, with product
- * and validated version. *items is a new array (caller owns it). */
+ * and validated version; pending_version is the version a change request
+ * proposes while it awaits validation (null otherwise). *items is a new
+ * array (caller owns it). */
 dadm_err tenant_installation_list(db *d, arena *a, int64_t etab_id, json_t **items);
 
 #endif

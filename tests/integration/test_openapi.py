@@ -1,0 +1,155 @@
+"""docs/openapi.yaml against the server: every route of src/routes.c is
+described (and nothing else), and live answers match the schemas the
+description gives for their status."""
+
+import os
+import re
+import unittest
+
+import jsonschema
+import yaml
+
+from harness import Daemon, SRC, ids, session, POITIERS, STRASBOURG
+
+SPEC_PATH = os.path.join(SRC, "docs", "openapi.yaml")
+ROUTES_PATH = os.path.join(SRC, "src", "routes.c")
+
+d = None
+spec = None
+
+
+def setUpModule():
+    global d, spec
+    with open(SPEC_PATH) as f:
+        spec = yaml.safe_load(f)
+    d = Daemon().start()
+
+
+def tearDownModule():
+    assert d.stop() == 0
+
+
+def server_routes():
+    with open(ROUTES_PATH) as f:
+        text = f.read()
+    return {(m, p) for m, p in re.findall(r'\{\{"([A-Z]+)", "([^"]+)"\}', text)}
+
+
+def documented_routes():
+    out = set()
+    for path, item in spec["paths"].items():
+        for method in item:
+            if method in ("get", "post", "put", "patch", "delete"):
+                out.add((method.upper(), path))
+    return out
+
+
+class DescriptionTest(unittest.TestCase):
+    def test_openapi_version(self):
+        self.assertTrue(spec["openapi"].startswith("3.1"))
+
+    def test_every_route_described(self):
+        self.assertEqual(sorted(server_routes() - documented_routes()), [],
+                         "routes of the server missing from docs/openapi.yaml")
+
+    def test_nothing_else_described(self):
+        self.assertEqual(sorted(documented_routes() - server_routes()), [],
+                         "docs/openapi.yaml describes routes the server does not have")
+
+    def test_every_operation_has_responses(self):
+        for path, item in spec["paths"].items():
+            for method, op in item.items():
+                if method in ("get", "post", "put", "patch", "delete"):
+                    with self.subTest(op=f"{method} {path}"):
+                        self.assertTrue(op.get("responses"))
+                        self.assertTrue(op.get("summary"))
+
+
+def schema_for(method, path, status, content_type):
+    op = spec["paths"][path][method.lower()]
+    resp = op["responses"].get(str(status))
+    if resp is None:
+        raise AssertionError(f"{method} {path}: status {status} is not described")
+    while "$ref" in resp:
+        ref = resp["$ref"].lstrip("#/").split("/")
+        node = spec
+        for part in ref:
+            node = node[part]
+        resp = node
+    media = content_type.split(";")[0].strip()
+    content = resp.get("content", {})
+    if media not in content:
+        raise AssertionError(f"{method} {path} {status}: {media} is not described")
+    return content[media].get("schema", {})
+
+
+def check(testcase, method, path, actual_path=None, login=None, status=None, body=None):
+    r = d.request(method, actual_path or path, token=session(login) if login else None,
+                  body=body)
+    if status is not None:
+        testcase.assertEqual(r.status, status, r.body[:300])
+    schema = schema_for(method, path, r.status, r.header("Content-Type") or "")
+    if (r.header("Content-Type") or "").split(";")[0].endswith("json"):
+        resolver = jsonschema.RefResolver.from_schema(spec)
+        jsonschema.Draft202012Validator(schema, resolver=resolver).validate(r.json())
+    return r
+
+
+class ConformanceTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.etabs, cls.products = ids()
+
+    def test_login_and_submission(self):
+        r = check(self, "POST", "/api/v1/sessions",
+                  body={"login": "denis.roux", "password": "Dadm#Demo-2026"}, status=201)
+        self.assertTrue(r.json()["csrf_token"])
+        # A submission that fails validation answers with a described problem.
+        b = self.etabs[POITIERS]
+        check(self, "POST", "/api/v1/etabs/{id}/change-requests",
+              f"/api/v1/etabs/{b}/change-requests", "denis.roux", 422,
+              body={"chapter": "profile", "values": {"email": "not-an-address"}})
+
+    def test_operations(self):
+        a = self.etabs[STRASBOURG]
+        b = self.etabs[POITIERS]
+        cases = [
+            ("GET", "/healthz", None, None, 200),
+            ("GET", "/readyz", None, None, 200),
+            ("GET", "/api/v1/products", None, None, 200),
+            ("GET", "/api/v1/products", "/api/v1/products?limit=0", None, 422),
+            ("GET", "/api/v1/me", None, None, 401),
+            ("GET", "/api/v1/me", None, "alice.martin", 200),
+            ("GET", "/api/v1/etabs", None, "hugo.bernard", 200),
+            ("GET", "/api/v1/etabs", None, None, 401),
+            ("GET", "/api/v1/etabs/{id}", f"/api/v1/etabs/{a}", "alice.martin", 200),
+            ("GET", "/api/v1/etabs/{id}", f"/api/v1/etabs/{b}", "alice.martin", 404),
+            ("GET", "/api/v1/etabs/{id}/installations", f"/api/v1/etabs/{a}/installations",
+             "chloe.weber", 200),
+            ("GET", "/api/v1/etabs/{id}/installations", f"/api/v1/etabs/{b}/installations",
+             "chloe.weber", 404),
+            ("GET", "/api/v1/etabs/{id}/directory-runs", f"/api/v1/etabs/{a}/directory-runs",
+             "karim.fontaine", 200),
+            ("GET", "/api/v1/etabs/{id}/directory-runs", f"/api/v1/etabs/{a}/directory-runs",
+             "denis.roux", 404),
+            ("GET", "/api/v1/change-requests", None, "julie.moreau", 200),
+            ("GET", "/api/v1/change-requests", None, None, 401),
+            ("GET", "/api/v1/etabs/{id}/change-requests", f"/api/v1/etabs/{a}/change-requests",
+             "alice.martin", 200),
+            ("GET", "/api/v1/etabs/{id}/change-requests", f"/api/v1/etabs/{b}/change-requests",
+             "alice.martin", 404),
+            ("GET", "/api/v1/change-requests/{id}", "/api/v1/change-requests/999999999",
+             "julie.moreau", 404),
+            ("POST", "/api/v1/change-requests/{id}/approve",
+             "/api/v1/change-requests/999999999/approve", "julie.moreau", 404),
+            ("DELETE", "/api/v1/sessions/current", None, None, 401),
+            ("GET", "/login", None, None, 200),
+            ("GET", "/saml/metadata", None, None, 404),  # no [saml] keys in this daemon
+        ]
+        for method, path, actual, login, status in cases:
+            with self.subTest(method=method, path=actual or path, login=login):
+                check(self, method, path, actual, login, status)
+
+
+if __name__ == "__main__":
+    unittest.main()
