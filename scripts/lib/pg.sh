@@ -30,7 +30,8 @@ pg_superuser() {
 }
 
 pg_init() {
-    local dir=$1 bin
+    local dir bin
+    dir=$(realpath -m "$1")
     bin=$(pg_bindir) || return 1
     [ -f "$dir/data/PG_VERSION" ] && return 0
     mkdir -p "$dir/data" "$dir/run"
@@ -45,7 +46,8 @@ pg_init() {
 }
 
 pg_start() {
-    local dir=$1 mode=${2:-} bin opts
+    local dir mode=${2:-} bin opts
+    dir=$(realpath -m "$1")
     bin=$(pg_bindir) || return 1
     opts="-c listen_addresses='' -k $dir/run -c unix_socket_permissions=0700"
     if [ "$mode" = fast ]; then
@@ -56,14 +58,16 @@ pg_start() {
 }
 
 pg_stop() {
-    local dir=$1 bin
+    local dir bin
+    dir=$(realpath -m "$1")
     bin=$(pg_bindir) || return 0
     [ -f "$dir/data/postmaster.pid" ] || return 0
     pg_as "$bin/pg_ctl" -D "$dir/data" -m fast -w -t 60 stop >/dev/null 2>&1 || true
 }
 
 pg_psql() {
-    local dir=$1
+    local dir
+    dir=$(realpath -m "$1")
     shift
     "$(pg_bindir)/psql" -X -q -v ON_ERROR_STOP=1 -h "$dir/run" -U "$(pg_superuser)" "$@"
 }
@@ -82,5 +86,5 @@ SQL
 }
 
 pg_conninfo() {
-    echo "host=$1/run dbname=dadm user=$2"
+    echo "host=$(realpath -m "$1")/run dbname=dadm user=$2"
 }
