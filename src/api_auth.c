@@ -70,33 +70,6 @@ bool api_auth_csrf_ok(http_req *r)
     return auth_login_csrf_ok(r->token, given);
 }
 
-dadm_err api_auth_problem(http_req *r, dadm_err e, const char *detail, int retry_after)
-{
-    unsigned status = dadm_err_http_status(e);
-    json_t *p = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}", "type", "", "title", dadm_err_title(e),
-                          "status", (int)status, "detail", detail ? detail : dadm_err_title(e),
-                          "instance", r->path, "request_id", r->rid);
-    char *type = arena_printf(r->a, "/problems/%s", dadm_err_slug(e));
-    char *text = NULL;
-    if (p && type) {
-        json_object_set_new(p, "type", json_string(type));
-        char *dump = json_dumps(p, JSON_COMPACT);
-        text = dump ? arena_strdup(r->a, dump) : NULL;
-        free(dump);
-    }
-    json_decref(p);
-    if (!text)
-        return DADM_E_NOMEM;
-    if (retry_after > 0) {
-        char *ra = arena_printf(r->a, "%d", retry_after);
-        if (!ra || http_add_header(r, "Retry-After", ra) != DADM_OK)
-            return DADM_E_NOMEM;
-    }
-    if (status == 401 && http_add_header(r, "WWW-Authenticate", "Bearer realm=\"dadm\"") != DADM_OK)
-        return DADM_E_NOMEM;
-    return http_reply_text(r, status, "application/problem+json", text, strlen(text));
-}
-
 dadm_err api_auth_set_cookie(http_req *r, const char *token)
 {
     return http_set_session_cookie(r, token, api_auth_settings(r)->absolute_seconds);
@@ -159,14 +132,26 @@ static dadm_err limited(http_req *r, int retry_after)
 {
     const char *d = arena_printf(r->a, "Trop de tentatives. Réessayez dans %d seconde%s.",
                                  retry_after, retry_after > 1 ? "s" : "");
-    return api_auth_problem(r, DADM_E_RATE_LIMITED, d, retry_after);
+    return http_refuse(r, DADM_E_RATE_LIMITED, d, retry_after);
 }
 
 #define BAD_LOGIN "Identifiant ou mot de passe incorrect."
 
-/* POST /api/v1/sessions {login, password}: personal login. */
-dadm_err api_session_create(http_req *r)
+/* The shape shared by the personal and the product login. */
+typedef dadm_err (*login_fn)(db *d, arena *a, const char *login, const char *password,
+                             const char *client_addr, const char *previous_token,
+                             const auth_login_settings *set, auth_login_result *res,
+                             int *retry_after, int64_t *id, char token[AUTH_TOKEN_SIZE],
+                             char csrf[AUTH_CSRF_SIZE]);
+
+/* Runs a JSON login {login, password} with `fn`. *opened tells whether the
+ * session is open and its cookie set (then *id is the account or the
+ * product, csrf its token); when not, the answer to send is already set or
+ * returned as an error. */
+static dadm_err json_login(http_req *r, login_fn fn, bool *opened, int64_t *id,
+                           char csrf[AUTH_CSRF_SIZE])
 {
+    *opened = false;
     json_t *b;
     dadm_err e = http_json_body(r, &b);
     if (e != DADM_OK)
@@ -176,10 +161,9 @@ dadm_err api_session_create(http_req *r)
         return http_fail(r, DADM_E_INVALID, "Indiquez l'identifiant et le mot de passe.");
     auth_login_result res;
     int retry = 0;
-    int64_t account = 0;
-    char token[AUTH_TOKEN_SIZE], csrf[AUTH_CSRF_SIZE];
-    e = auth_login_password(r->db, r->a, login, pw, api_auth_client_addr(r), r->token,
-                            api_auth_settings(r), &res, &retry, &account, token, csrf);
+    char token[AUTH_TOKEN_SIZE];
+    e = fn(r->db, r->a, login, pw, api_auth_client_addr(r), r->token, api_auth_settings(r), &res,
+           &retry, id, token, csrf);
     if (e == DADM_OK && res == AUTH_LOGIN_OK)
         e = api_auth_set_cookie(r, token);
     memset(token, 0, sizeof(token));
@@ -188,7 +172,20 @@ dadm_err api_session_create(http_req *r)
     if (res == AUTH_LOGIN_LIMITED)
         return limited(r, retry);
     if (res == AUTH_LOGIN_BAD)
-        return api_auth_problem(r, DADM_E_UNAUTHENTICATED, BAD_LOGIN, 0);
+        return http_refuse(r, DADM_E_UNAUTHENTICATED, BAD_LOGIN, 0);
+    *opened = true;
+    return DADM_OK;
+}
+
+/* POST /api/v1/sessions {login, password}: personal login. */
+dadm_err api_session_create(http_req *r)
+{
+    int64_t account = 0;
+    char csrf[AUTH_CSRF_SIZE];
+    bool opened;
+    dadm_err e = json_login(r, auth_login_password, &opened, &account, csrf);
+    if (e != DADM_OK || !opened)
+        return e;
     const auth_login_settings *s = api_auth_settings(r);
     return http_reply_json(r, 201,
                            json_pack("{s:i, s:I, s:s, s:i, s:i}", "level", 2, "account_id",
@@ -199,28 +196,12 @@ dadm_err api_session_create(http_req *r)
 /* POST /api/v1/reader-sessions {login, password}: product login (level 1). */
 dadm_err api_reader_session_create(http_req *r)
 {
-    json_t *b;
-    dadm_err e = http_json_body(r, &b);
-    if (e != DADM_OK)
-        return e;
-    const char *login = str_field(b, "login"), *pw = str_field(b, "password");
-    if (!login || !pw)
-        return http_fail(r, DADM_E_INVALID, "Indiquez l'identifiant et le mot de passe.");
-    auth_login_result res;
-    int retry = 0;
     int64_t product = 0;
-    char token[AUTH_TOKEN_SIZE], csrf[AUTH_CSRF_SIZE];
-    e = auth_login_reader(r->db, r->a, login, pw, api_auth_client_addr(r), r->token,
-                          api_auth_settings(r), &res, &retry, &product, token, csrf);
-    if (e == DADM_OK && res == AUTH_LOGIN_OK)
-        e = api_auth_set_cookie(r, token);
-    memset(token, 0, sizeof(token));
-    if (e != DADM_OK)
+    char csrf[AUTH_CSRF_SIZE];
+    bool opened;
+    dadm_err e = json_login(r, auth_login_reader, &opened, &product, csrf);
+    if (e != DADM_OK || !opened)
         return e;
-    if (res == AUTH_LOGIN_LIMITED)
-        return limited(r, retry);
-    if (res == AUTH_LOGIN_BAD)
-        return api_auth_problem(r, DADM_E_UNAUTHENTICATED, BAD_LOGIN, 0);
     return http_reply_json(r, 201,
                            json_pack("{s:i, s:I, s:s}", "level", 1, "product_id",
                                      (json_int_t)product, "csrf_token", csrf));
@@ -266,7 +247,7 @@ dadm_err api_password_change(http_req *r)
     if (res == AUTH_LOGIN_LIMITED)
         return limited(r, retry);
     if (res == AUTH_LOGIN_BAD)
-        return api_auth_problem(r, DADM_E_FORBIDDEN, "Le mot de passe actuel est incorrect.", 0);
+        return http_refuse(r, DADM_E_FORBIDDEN, "Le mot de passe actuel est incorrect.", 0);
     json_t *o = json_pack("{s:s, s:s}", "csrf_token", csrf, "detail",
                           "Mot de passe changé. Vos autres sessions sont fermées.");
     /* A bearer client cannot read a cookie: it gets its new token here. */
@@ -323,7 +304,7 @@ dadm_err api_password_reset(http_req *r)
     if (e != DADM_OK)
         return e;
     if (!done)
-        return api_auth_problem(r, DADM_E_INVALID,
+        return http_refuse(r, DADM_E_INVALID,
                                 "Ce lien n'est plus valable (déjà utilisé ou expiré). Demandez-"
                                 "en un nouveau.",
                                 0);

@@ -15,10 +15,6 @@ const auth_login_settings *api_auth_settings(http_req *r);
  * (Sec-Fetch-Site other than same-origin/none, or an Origin that is not
  * this Host). Requests without either header (non-browser clients) pass. */
 bool api_auth_same_origin(http_req *r);
-/* Answers a problem+json like the server does for errors, but as a reply,
- * so that the transaction commits (failed-login counters, audit).
- * retry_after > 0 adds Retry-After. */
-dadm_err api_auth_problem(http_req *r, dadm_err e, const char *detail, int retry_after);
 /* Sets the session cookie for a token just opened. */
 dadm_err api_auth_set_cookie(http_req *r, const char *token);
 /* Ends the request's session (audited) and expires the cookie.

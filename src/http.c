@@ -36,6 +36,13 @@ dadm_err http_fail(http_req *r, dadm_err e, const char *detail)
     return e;
 }
 
+dadm_err http_refuse(http_req *r, dadm_err e, const char *detail, int retry_after)
+{
+    r->commit_anyway = true;
+    r->retry_after = retry_after;
+    return http_fail(r, e, detail);
+}
+
 const char *http_query(http_req *r, const char *name)
 {
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);

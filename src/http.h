@@ -60,6 +60,9 @@ typedef struct http_req {
     /* the query string as received, before any unescaping (SAML's HTTP-Redirect
      * binding signs its exact bytes); NULL when none */
     const char *raw_query;
+
+    bool commit_anyway; /* commit although a problem is answered (http_refuse) */
+    int retry_after;    /* seconds for a Retry-After header on a problem, 0: none */
 } http_req;
 
 typedef dadm_err (*http_handler)(http_req *r);
@@ -95,6 +98,10 @@ dadm_err http_reply_text(http_req *r, unsigned status, const char *content_type,
                          const char *text, size_t len);
 /* Returns `e` after recording a French detail for the problem. */
 dadm_err http_fail(http_req *r, dadm_err e, const char *detail);
+/* Like http_fail, but the request's transaction still commits: for refusals
+ * that must leave a trace (failed-login counters, audit rows). A positive
+ * retry_after adds a Retry-After header. */
+dadm_err http_refuse(http_req *r, dadm_err e, const char *detail, int retry_after);
 
 /* Value of query parameter `name`, or NULL. */
 const char *http_query(http_req *r, const char *name);

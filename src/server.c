@@ -81,8 +81,13 @@ static enum MHD_Result send_problem(struct MHD_Connection *c, struct req_ctx *x,
     }
     MHD_add_response_header(resp, "Content-Type", "application/problem+json");
     add_common_headers(resp, x, r->srv);
-    if (status == 503)
+    if (r->retry_after > 0) {
+        char ra[16];
+        snprintf(ra, sizeof(ra), "%d", r->retry_after);
+        MHD_add_response_header(resp, "Retry-After", ra);
+    } else if (status == 503) {
         MHD_add_response_header(resp, "Retry-After", "5");
+    }
     if (status == 405 && allow)
         MHD_add_response_header(resp, "Allow", allow);
     if (status == 401)
@@ -148,10 +153,13 @@ static dadm_err run_handler(struct server *s, struct req_ctx *x, const route *rt
             e = auth_session_begin(r->db, r->a, r->token, &r->who);
         if (e == DADM_OK)
             e = rt->fn(r);
-        if (e == DADM_OK)
-            e = db_commit(r->db);
-        else
+        if (e == DADM_OK || r->commit_anyway) {
+            dadm_err c = db_commit(r->db);
+            if (c != DADM_OK)
+                e = c;
+        } else {
             db_rollback(r->db);
+        }
     } else if (e == DADM_OK) {
         e = rt->fn(r);
     }
