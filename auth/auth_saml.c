@@ -30,6 +30,7 @@
 
 #include "auth_session.h"
 #include "log.h"
+#include "notify.h"
 #include "util.h"
 
 /* lasso 2.8.1 as shipped by Debian 12 leaks the decoded signature (259
@@ -777,20 +778,85 @@ static bool lasso_status_refusal(int rc)
            rc == LASSO_PROFILE_ERROR_STATUS_NOT_SUCCESS;
 }
 
+/* Audits an SSO refusal found before the database had its say (the
+ * response never named a pending request we could read). */
+static dadm_err audit_refusal(db *d, arena *a, auth_saml_verdict v, const char *idp,
+                              const char *rid)
+{
+    json_t *x = json_pack("{s:s, s:s, s:s?, s:s?}", "method", "sso", "reason",
+                          auth_saml_verdict_slug(v), "idp", idp, "request_id", rid);
+    if (!x)
+        return DADM_E_NOMEM;
+    dadm_err e = notify_audit(d, a, "auth.sso.refused", NULL, 0, x);
+    json_decref(x);
+    return e;
+}
+
+static auth_saml_verdict verdict_of_slug(const char *slug)
+{
+    for (size_t i = 0; i < sizeof(verdicts) / sizeof(verdicts[0]); i++)
+        if (verdicts[i].slug && strcmp(verdicts[i].slug, slug) == 0)
+            return (auth_saml_verdict)i;
+    return AUTH_SAML_BAD_RESPONSE;
+}
+
+/* The checks of the response made in C before the database, in the order
+ * the README gives: Destination, the assertion (confirmation, times,
+ * audience, NameID), its ID. */
+static auth_saml_verdict pre_checks(LassoSamlp2StatusResponse *sr, LassoSaml2Assertion *as,
+                                    const char **detail, int64_t *not_after)
+{
+    *detail = NULL;
+    *not_after = 0;
+    if (g_strcmp0(sr->Destination, G.acs_url) != 0) {
+        *detail = "Destination";
+        return AUTH_SAML_WRONG_RECIPIENT;
+    }
+    auth_saml_verdict v =
+        auth_saml_check_assertion(as, sr->InResponseTo, (int64_t)time(NULL), detail, not_after);
+    if (v != AUTH_SAML_OK)
+        return v;
+    if (!as->ID || !*as->ID) {
+        *detail = "no assertion ID";
+        return AUTH_SAML_BAD_RESPONSE;
+    }
+    return AUTH_SAML_OK;
+}
+
+/* supannEtablissement values as a PostgreSQL text[] literal of the UAIs
+ * they name ("" for a malformed one; other kinds of value are left out). */
+static const char *supann_param(arena *a, const auth_saml_attrs *at)
+{
+    GString *s = g_string_new("{");
+    bool first = true;
+    for (size_t i = 0; i < at->n_supann; i++) {
+        char u[9];
+        int k = auth_saml_supann_uai(at->supann[i], u);
+        if (k == 0)
+            continue;
+        /* A UAI is 7 digits and a letter: nothing to quote but the empty one. */
+        g_string_append_printf(s, "%s\"%s\"", first ? "" : ",", k < 0 ? "" : u);
+        first = false;
+    }
+    g_string_append_c(s, '}');
+    const char *out = arena_strdup(a, s->str);
+    g_string_free(s, TRUE);
+    return out;
+}
+
 dadm_err auth_saml_acs(db *d, arena *a, const char *saml_response, const char *relay_state,
-                       auth_saml_identity *out, auth_saml_verdict *v, int64_t *etab_id,
-                       const char **idp)
+                       const char *previous_token, const char *rid, auth_saml_identity *out,
+                       char token[AUTH_TOKEN_SIZE], auth_saml_verdict *v)
 {
     memset(out, 0, sizeof(*out));
-    *etab_id = 0;
-    *idp = NULL;
+    memset(token, 0, AUTH_TOKEN_SIZE);
     *v = AUTH_SAML_OK;
-    const char *detail = NULL;
+    const char *detail = NULL, *idp = NULL;
     int rc = 0;
     dadm_err e = DADM_OK;
     if (!G.enabled) {
         *v = AUTH_SAML_DISABLED;
-        return DADM_OK;
+        return audit_refusal(d, a, *v, NULL, rid);
     }
     if (relay_state && *relay_state && !auth_saml_return_path_ok(relay_state)) {
         *v = AUTH_SAML_BAD_RETURN;
@@ -811,13 +877,13 @@ dadm_err auth_saml_acs(db *d, arena *a, const char *saml_response, const char *r
     LassoProfile *prof = LASSO_PROFILE(login);
     lasso_profile_set_signature_verify_hint(prof, LASSO_PROFILE_SIGNATURE_VERIFY_HINT_MAYBE);
     rc = lasso_login_process_authn_response_msg(login, (char *)saml_response);
-    if (prof->remote_providerID)
-        *idp = arena_strdup(a, prof->remote_providerID);
+    if (prof->remote_providerID && !(idp = arena_strdup(a, prof->remote_providerID)))
+        return DADM_E_NOMEM;
     if (rc != 0) {
         *v = lasso_status_refusal(rc) ? AUTH_SAML_IDP_STATUS : AUTH_SAML_BAD_RESPONSE;
         goto refuse;
     }
-    if (!LASSO_IS_SAMLP2_RESPONSE(prof->response) || !*idp) {
+    if (!LASSO_IS_SAMLP2_RESPONSE(prof->response) || !idp) {
         *v = AUTH_SAML_BAD_RESPONSE;
         detail = "no response";
         goto refuse;
@@ -837,153 +903,121 @@ dadm_err auth_saml_acs(db *d, arena *a, const char *saml_response, const char *r
         detail = "no InResponseTo";
         goto refuse;
     }
-    const char *p1[] = {sr->InResponseTo};
-    PGresult *r = db_exec(d, a,
-                          "SELECT state, etab_id, uai, idp_entity_id, return_path, idp_allowed"
-                          " FROM dadm.saml_request_take($1)",
-                          1, p1, &e);
-    if (!r)
-        return e;
-    if (PQntuples(r) != 1 || strcmp(PQgetvalue(r, 0, 0), "unknown") == 0) {
-        *v = AUTH_SAML_UNSOLICITED;
-        detail = "unknown InResponseTo";
-        goto refuse;
-    }
-    util_parse_i64(PQgetvalue(r, 0, 1), etab_id);
-    const char *uai = PQgetvalue(r, 0, 2), *asked = PQgetvalue(r, 0, 3);
-    out->return_path = PQgetvalue(r, 0, 4);
-    if (strcmp(PQgetvalue(r, 0, 0), "ok") != 0) {
-        *v = AUTH_SAML_REQUEST_SPENT;
-        detail = PQgetvalue(r, 0, 0);
-        goto refuse;
-    }
-    if (strcmp(*idp, asked) != 0 || strcmp(PQgetvalue(r, 0, 5), "t") != 0) {
-        *v = AUTH_SAML_IDP_NOT_ALLOWED;
-        detail = "issuer is not the IdP the request went to";
-        goto refuse;
-    }
-    if (g_strcmp0(sr->Destination, G.acs_url) != 0) {
-        *v = AUTH_SAML_WRONG_RECIPIENT;
-        detail = "Destination";
-        goto refuse;
-    }
     LassoSaml2Assertion *as = LASSO_SAML2_ASSERTION(resp->Assertion->data);
+
+    /* Every check that needs only the response is made here; the database
+     * then applies them in their order, after the ones it makes itself
+     * (pending request, issuer), in one statement. */
     int64_t not_after = 0;
-    if ((*v = auth_saml_check_assertion(as, sr->InResponseTo, (int64_t)time(NULL), &detail,
-                                        &not_after)) != AUTH_SAML_OK)
-        goto refuse;
-    if (!as->ID || !*as->ID) {
-        *v = AUTH_SAML_BAD_RESPONSE;
-        detail = "no assertion ID";
-        goto refuse;
-    }
-    char eid[24], noa[24];
-    snprintf(eid, sizeof(eid), "%lld", (long long)*etab_id);
-    snprintf(noa, sizeof(noa), "%lld", (long long)not_after);
-    const char *p2[] = {*idp, as->ID, eid, noa};
-    r = db_exec(d, a, "SELECT dadm.saml_assertion_use($1, $2, $3, to_timestamp($4::bigint))", 4, p2,
-                &e);
-    if (!r)
-        return e;
-    if (strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
-        *v = AUTH_SAML_REPLAY;
-        detail = "assertion ID seen before";
-        goto refuse;
-    }
-    auth_saml_attrs at;
+    const char *pre_detail = NULL, *post_detail = NULL;
+    auth_saml_verdict pre = pre_checks(sr, as, &pre_detail, &not_after);
+    auth_saml_verdict post = AUTH_SAML_OK;
+    auth_saml_attrs at = {0};
     if ((e = auth_saml_read_attributes(a, as, &at)) != DADM_OK)
         return e;
     if (at.invalid) {
-        *v = AUTH_SAML_BAD_RESPONSE;
-        detail = "attribute value is not text";
-        goto refuse;
+        post = AUTH_SAML_BAD_RESPONSE;
+        post_detail = "attribute value is not text";
+    } else if (at.n_eppn != 1 || !*at.eppn[0]) {
+        post = AUTH_SAML_NO_EPPN;
+        post_detail = at.n_eppn ? "several eduPersonPrincipalName" : "no eduPersonPrincipalName";
     }
-    if (at.n_eppn != 1 || !*at.eppn[0]) {
-        *v = AUTH_SAML_NO_EPPN;
-        detail = at.n_eppn ? "several eduPersonPrincipalName" : "no eduPersonPrincipalName";
-        goto refuse;
+    bool accepted =
+        pre == AUTH_SAML_OK && post == AUTH_SAML_OK && lasso_login_accept_sso(login) == 0;
+    if (accepted) {
+        LassoSaml2NameID *nid = as->Subject->NameID;
+        out->name_id = arena_strdup(a, nid->content);
+        out->name_id_format = nid->Format ? arena_strdup(a, nid->Format) : NULL;
+        out->sp_name_qualifier =
+            nid->SPNameQualifier ? arena_strdup(a, nid->SPNameQualifier) : NULL;
+        for (GList *s = as->AuthnStatement; s && !out->session_index; s = s->next)
+            if (LASSO_IS_SAML2_AUTHN_STATEMENT(s->data) &&
+                LASSO_SAML2_AUTHN_STATEMENT(s->data)->SessionIndex)
+                out->session_index =
+                    arena_strdup(a, LASSO_SAML2_AUTHN_STATEMENT(s->data)->SessionIndex);
+        gchar *dump = lasso_session_dump(lasso_profile_get_session(prof));
+        out->lasso_dump = dump ? arena_strdup(a, dump) : NULL;
+        g_free(dump);
+        if (!out->name_id || !out->lasso_dump)
+            return DADM_E_NOMEM;
     }
-    for (size_t i = 0; i < at.n_supann; i++) {
-        char u[9];
-        int k = auth_saml_supann_uai(at.supann[i], u);
-        if (k < 0 || (k == 1 && strcmp(u, uai) != 0)) {
-            *v = AUTH_SAML_OTHER_ETAB;
-            detail = k < 0 ? "malformed supannEtablissement" : arena_strdup(a, u);
-            goto refuse;
-        }
+    char hash[65] = "", previous[65] = "", noa[24], idle[16], absolute[16];
+    if (accepted) {
+        if ((e = auth_session_token_new(token)) != DADM_OK)
+            return e;
+        auth_session_token_hash(hash, token);
     }
-    const char *p3[] = {eid, *idp, at.eppn[0]};
-    r = db_exec(d, a, "SELECT account_id, login, status FROM dadm.saml_account_find($1, $2, $3)", 3,
-                p3, &e);
-    if (!r)
-        return e;
-    if (PQntuples(r) != 1) {
-        *v = AUTH_SAML_UNKNOWN_PERSON;
-        detail = "no account for this (IdP, eppn) in the establishment";
-        goto refuse;
-    }
-    if (strcmp(PQgetvalue(r, 0, 2), "active") != 0) {
-        *v = AUTH_SAML_ACCOUNT_DISABLED;
-        goto refuse;
-    }
-    rc = lasso_login_accept_sso(login);
-    if (rc != 0) {
-        *v = AUTH_SAML_BAD_RESPONSE;
-        detail = "accept_sso";
-        goto refuse;
-    }
-    util_parse_i64(PQgetvalue(r, 0, 0), &out->account_id);
-    out->login = PQgetvalue(r, 0, 1);
-    out->etab_id = *etab_id;
-    out->uai = uai;
-    out->idp = *idp;
-    out->eppn = at.eppn[0];
-    LassoSaml2NameID *nid = as->Subject->NameID;
-    out->name_id = arena_strdup(a, nid->content);
-    out->name_id_format = nid->Format ? arena_strdup(a, nid->Format) : NULL;
-    out->sp_name_qualifier = nid->SPNameQualifier ? arena_strdup(a, nid->SPNameQualifier) : NULL;
-    for (GList *s = as->AuthnStatement; s && !out->session_index; s = s->next)
-        if (LASSO_IS_SAML2_AUTHN_STATEMENT(s->data) &&
-            LASSO_SAML2_AUTHN_STATEMENT(s->data)->SessionIndex)
-            out->session_index =
-                arena_strdup(a, LASSO_SAML2_AUTHN_STATEMENT(s->data)->SessionIndex);
-    gchar *dump = lasso_session_dump(lasso_profile_get_session(prof));
-    out->lasso_dump = dump ? arena_strdup(a, dump) : NULL;
-    g_free(dump);
-    if (!out->name_id || !out->lasso_dump)
+    if (previous_token)
+        auth_session_token_hash(previous, previous_token);
+    snprintf(noa, sizeof(noa), "%lld", (long long)not_after);
+    snprintf(idle, sizeof(idle), "%d", auth_saml_session_idle());
+    snprintf(absolute, sizeof(absolute), "%d", auth_saml_session_absolute());
+    const char *supann = supann_param(a, &at);
+    if (!supann)
         return DADM_E_NOMEM;
+    const char *p[] = {sr->InResponseTo,
+                       idp,
+                       rid,
+                       pre != AUTH_SAML_OK ? auth_saml_verdict_slug(pre) : NULL,
+                       pre_detail,
+                       as->ID,
+                       noa,
+                       post != AUTH_SAML_OK ? auth_saml_verdict_slug(post) : NULL,
+                       post_detail,
+                       at.n_eppn == 1 ? at.eppn[0] : NULL,
+                       supann,
+                       accepted ? "t" : "f",
+                       accepted ? hash : NULL,
+                       previous_token ? previous : NULL,
+                       idle,
+                       absolute,
+                       out->name_id,
+                       out->name_id_format,
+                       out->sp_name_qualifier,
+                       out->session_index,
+                       out->lasso_dump};
+    PGresult *r = db_exec(d, a,
+                          "SELECT verdict, etab_id, uai, return_path, account_id, login, detail"
+                          " FROM dadm.saml_acs_finish($1, $2, $3, $4, $5, $6,"
+                          " to_timestamp($7::bigint), $8, $9, $10, $11::text[], $12,"
+                          " decode($13, 'hex'), decode($14, 'hex'), $15, $16, $17, $18, $19,"
+                          " $20, $21)",
+                          21, p, &e);
+    if (!r) {
+        memset(token, 0, AUTH_TOKEN_SIZE);
+        return e;
+    }
+    if (PQntuples(r) != 1) {
+        memset(token, 0, AUTH_TOKEN_SIZE);
+        return DADM_E_INTERNAL;
+    }
+    *v = verdict_of_slug(PQgetvalue(r, 0, 0));
+    if (*v != AUTH_SAML_OK) {
+        memset(token, 0, AUTH_TOKEN_SIZE);
+        log_refusal("saml.acs_refused", *v, idp, 0,
+                    PQgetisnull(r, 0, 6) ? NULL : PQgetvalue(r, 0, 6));
+        return DADM_OK;
+    }
+    util_parse_i64(PQgetvalue(r, 0, 1), &out->etab_id);
+    util_parse_i64(PQgetvalue(r, 0, 4), &out->account_id);
+    out->uai = PQgetvalue(r, 0, 2);
+    out->return_path = PQgetvalue(r, 0, 3);
+    out->login = PQgetvalue(r, 0, 5);
+    out->idp = idp;
+    out->eppn = at.eppn[0];
     return DADM_OK;
 refuse:
-    log_refusal("saml.acs_refused", *v, *idp, rc, detail);
-    return DADM_OK;
+    log_refusal("saml.acs_refused", *v, idp, rc, detail);
+    return audit_refusal(d, a, *v, idp, rid);
 }
+
+/* -------------------------------------------------------------- logout */
 
 /* Hex of the SHA-256 of a session token, for the bytea parameters. */
 static void token_param(char hex[65], const char *token)
 {
     auth_session_token_hash(hex, token);
 }
-
-dadm_err auth_saml_session_attach(db *d, arena *a, const char *token, const auth_saml_identity *id)
-{
-    char hash[65], etab[24];
-    token_param(hash, token);
-    snprintf(etab, sizeof(etab), "%lld", (long long)id->etab_id);
-    const char *p[] = {hash,
-                       etab,
-                       id->idp,
-                       id->name_id,
-                       id->name_id_format,
-                       id->sp_name_qualifier,
-                       id->session_index,
-                       id->lasso_dump};
-    dadm_err e = DADM_OK;
-    db_exec(d, a, "SELECT dadm.saml_session_attach(decode($1, 'hex'), $2, $3, $4, $5, $6, $7, $8)",
-            8, p, &e);
-    return e;
-}
-
-/* -------------------------------------------------------------- logout */
 
 dadm_err auth_saml_logout_start(db *d, arena *a, const char *token, const char **location,
                                 int64_t *etab_id, int64_t *account_id)

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "arena.h"
+#include "auth_session.h"
 #include "conf.h"
 #include "dadm_error.h"
 #include "db.h"
@@ -128,17 +129,20 @@ typedef struct {
     const char *name_id, *name_id_format, *sp_name_qualifier, *session_index, *lasso_dump;
 } auth_saml_identity;
 
-/* Consumes the HTTP-POST SAMLResponse and RelayState of the ACS and makes
- * every check (see README). On DADM_OK with *v == AUTH_SAML_OK, *out is
- * the person to log in; otherwise *v says why not, and *etab_id and *idp (may be
- * NULL) say where it came from, for the audit. */
+/* Consumes the HTTP-POST SAMLResponse and RelayState of the ACS, makes
+ * every check (see README) and, when they all hold, logs the person in:
+ * ends the browser's previous session (`previous_token`, may be NULL),
+ * opens a new one and writes its token to `token`. Every outcome is
+ * audited, auth.sso.login or auth.sso.refused with its reason and `rid`;
+ * the database part is one statement (dadm.saml_acs_finish). Runs in the
+ * caller's transaction, which must commit on DADM_OK whatever *v says: the
+ * pending request and the assertion ID stay used up. On DADM_OK with *v ==
+ * AUTH_SAML_OK, *out is the person logged in; otherwise *v says why not
+ * and `token` is empty. */
 __attribute__((warn_unused_result)) dadm_err
 auth_saml_acs(db *d, arena *a, const char *saml_response, const char *relay_state,
-              auth_saml_identity *out, auth_saml_verdict *v, int64_t *etab_id, const char **idp);
-
-/* Records what single logout needs for the session `token` just opened. */
-__attribute__((warn_unused_result)) dadm_err
-auth_saml_session_attach(db *d, arena *a, const char *token, const auth_saml_identity *id);
+              const char *previous_token, const char *rid, auth_saml_identity *out,
+              char token[AUTH_TOKEN_SIZE], auth_saml_verdict *v);
 
 /* SP-initiated logout of the session `token` (may be NULL): ends it, and
  * when it came from SSO builds a LogoutRequest and sets *location to the

@@ -111,8 +111,7 @@ dadm_err auth_session_begin(db *d, arena *a, const char *token, const auth_princ
     return DADM_OK;
 }
 
-dadm_err auth_session_open(db *d, int64_t account_id, int64_t product_id, const char *method,
-                           int idle_seconds, int absolute_seconds, char token[AUTH_TOKEN_SIZE])
+dadm_err auth_session_token_new(char token[AUTH_TOKEN_SIZE])
 {
     unsigned char raw[32];
     if (!util_random(raw, sizeof(raw)))
@@ -123,8 +122,18 @@ dadm_err auth_session_open(db *d, int64_t account_id, int64_t product_id, const 
     for (size_t i = 0; b64[i] && b64[i] != '=' && j < AUTH_TOKEN_SIZE - 1; i++)
         token[j++] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : b64[i];
     token[j] = '\0';
+    memset(raw, 0, sizeof(raw));
+    memset(b64, 0, strlen(b64));
     g_free(b64);
+    return DADM_OK;
+}
 
+dadm_err auth_session_open(db *d, int64_t account_id, int64_t product_id, const char *method,
+                           int idle_seconds, int absolute_seconds, char token[AUTH_TOKEN_SIZE])
+{
+    dadm_err e = auth_session_token_new(token);
+    if (e != DADM_OK)
+        return e;
     char hash[65], acc[24], prod[24], idle[16], abs_s[16];
     auth_session_token_hash(hash, token);
     snprintf(acc, sizeof(acc), "%lld", (long long)account_id);
@@ -136,9 +145,7 @@ dadm_err auth_session_open(db *d, int64_t account_id, int64_t product_id, const 
     arena *a = arena_new(0);
     if (!a)
         return DADM_E_NOMEM;
-    dadm_err e = DADM_OK;
-    db_exec(d, a, "SELECT dadm.session_open(decode($1, 'hex'), $2, $3, $4, $5, $6)", 6, params,
-            &e);
+    db_exec(d, a, "SELECT dadm.session_open(decode($1, 'hex'), $2, $3, $4, $5, $6)", 6, params, &e);
     arena_free(a);
     if (e != DADM_OK)
         memset(token, 0, AUTH_TOKEN_SIZE);

@@ -22,11 +22,14 @@ __attribute__((warn_unused_result)) dadm_err auth_session_begin(db *d, arena *a,
 /* Opens a session for an account (product_id 0) or a product reader
  * (account_id 0) and writes its token to `token`. `method` is one of
  * password, sso, reader, operator. Runs in the caller's transaction, if any. */
-__attribute__((warn_unused_result)) dadm_err auth_session_open(db *d, int64_t account_id,
-                                                               int64_t product_id,
-                                                               const char *method, int idle_seconds,
-                                                               int absolute_seconds,
-                                                               char token[AUTH_TOKEN_SIZE]);
+__attribute__((warn_unused_result)) dadm_err
+auth_session_open(db *d, int64_t account_id, int64_t product_id, const char *method,
+                  int idle_seconds, int absolute_seconds, char token[AUTH_TOKEN_SIZE]);
+
+/* Writes a new random token (256 bits, base64url) to `token`, without
+ * touching the database: for callers that open the session in a statement
+ * of their own (SSO). DADM_E_INTERNAL when no randomness is available. */
+__attribute__((warn_unused_result)) dadm_err auth_session_token_new(char token[AUTH_TOKEN_SIZE]);
 
 /* Writes the hex SHA-256 of a token (what the database stores). */
 void auth_session_token_hash(char out[65], const char *token);

@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "api.h"
-#include "auth_login.h"
 #include "auth_saml.h"
 #include "log.h"
 #include "notify.h"
@@ -75,43 +74,20 @@ dadm_err api_saml_acs(http_req *r)
     const char *relay = http_form_field(r, "RelayState");
     auth_saml_identity id;
     auth_saml_verdict v;
-    int64_t etab_id = 0;
-    const char *idp = NULL;
-    dadm_err e = auth_saml_acs(r->db, r->a, resp, relay, &id, &v, &etab_id, &idp);
+    char token[AUTH_TOKEN_SIZE];
+    /* auth_saml_acs audits every outcome itself, in its one statement. */
+    dadm_err e = auth_saml_acs(r->db, r->a, resp, relay, r->token, r->rid, &id, token, &v);
     if (e != DADM_OK)
         return e;
-    if (v != AUTH_SAML_OK) {
-        if ((e = audit(r, "auth.sso.refused", etab_id, NULL, v, idp, NULL)) != DADM_OK)
-            return e;
+    if (v != AUTH_SAML_OK)
         return refusal_page(r, v);
-    }
-    auth_login_settings set = auth_login_default;
-    set.idle_seconds = auth_saml_session_idle();
-    set.absolute_seconds = auth_saml_session_absolute();
-    char token[AUTH_TOKEN_SIZE], csrf[AUTH_CSRF_SIZE];
-    e = auth_login_open_session(r->db, r->a, id.account_id, "sso", r->token, &set, token, csrf);
-    if (e == DADM_E_FORBIDDEN) {
-        if ((e = audit(r, "auth.sso.refused", etab_id, id.login, AUTH_SAML_ACCOUNT_DISABLED, idp,
-                       NULL)) != DADM_OK)
-            return e;
-        return refusal_page(r, AUTH_SAML_ACCOUNT_DISABLED);
-    }
-    if (e == DADM_OK)
-        e = auth_saml_session_attach(r->db, r->a, token, &id);
+    e = http_set_session_cookie(r, token, auth_saml_session_absolute());
+    memset(token, 0, sizeof(token));
+    if (e != DADM_OK)
+        return e;
     char acc[24];
     snprintf(acc, sizeof(acc), "%lld", (long long)id.account_id);
-    json_t *x = json_pack("{s:s}", "account_id", acc);
-    if (e == DADM_OK)
-        e = audit(r, "auth.sso.login", etab_id, id.login, AUTH_SAML_OK, idp, x);
-    else
-        json_decref(x);
-    if (e == DADM_OK)
-        e = http_set_session_cookie(r, token, set.absolute_seconds);
-    memset(token, 0, sizeof(token));
-    memset(csrf, 0, sizeof(csrf));
-    if (e != DADM_OK)
-        return e;
-    log_kv(LOG_INFO, "saml.login", "rid", r->rid, "account", acc, "idp", idp, NULL);
+    log_kv(LOG_INFO, "saml.login", "rid", r->rid, "account", acc, "idp", id.idp, NULL);
     return http_redirect(r, 303, id.return_path);
 }
 

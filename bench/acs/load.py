@@ -1,12 +1,9 @@
-"""bench/acs/load.py: the dadmd side of bench/acs/run.
+"""bench/acs/load.py: the responses of bench/acs/run (curl POSTs them).
 
   load.py prepare PORT N IDP_KEY IDP_CERT IDP_ENTITY SP_METADATA OUTDIR
       N logins (GET /saml/login: a pending request each), and for each a
       valid response forged with tests/saml/forge.py (fresh request ID and
       assertion ID), written to OUTDIR/NNNNN.b64
-  load.py post PORT CLIENTS FILE...
-      POSTs every response to /saml/acs from CLIENTS threads; prints the
-      accepted responses per second (exit 1 if any was refused)
 """
 
 import base64
@@ -16,8 +13,6 @@ import io
 import os
 import re
 import sys
-import threading
-import time
 import urllib.parse
 import zlib
 
@@ -52,47 +47,7 @@ def prepare(port, n, key, cert, entity, sp_md, out):
                         "--lifetime", "3600", "--out", path])
 
 
-def post(port, clients, files):
-    bodies = []
-    for f in files:
-        with open(f) as fh:
-            bodies.append(urllib.parse.urlencode({"SAMLResponse": fh.read().strip()}))
-    refused = []
-    lock = threading.Lock()
-    nxt = [0]
-
-    def worker():
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        while True:
-            with lock:
-                i = nxt[0]
-                nxt[0] += 1
-            if i >= len(bodies):
-                break
-            c.request("POST", "/saml/acs", body=bodies[i],
-                      headers={"Content-Type": "application/x-www-form-urlencoded"})
-            r = c.getresponse()
-            r.read()
-            if r.status != 303:
-                with lock:
-                    refused.append(r.status)
-        c.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(clients)]
-    t0 = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    secs = time.monotonic() - t0
-    print("%.1f" % ((len(bodies) - len(refused)) / secs))
-    if refused:
-        sys.stderr.write("load: %d refused (%s)\n" % (len(refused), sorted(set(refused))))
-        sys.exit(1)
-
-
 if __name__ == "__main__":
-    if sys.argv[1] == "prepare":
-        prepare(int(sys.argv[2]), int(sys.argv[3]), *sys.argv[4:9])
-    else:
-        post(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:])
+    if len(sys.argv) != 9 or sys.argv[1] != "prepare":
+        sys.exit(__doc__)
+    prepare(int(sys.argv[2]), int(sys.argv[3]), *sys.argv[4:9])

@@ -62,7 +62,6 @@ def setUpModule():
     # Accounts of our own, linked to the test IdPs' people.
     for login, uai, idp, eppn in (
             ("sso.alice.a", STRASBOURG, "a", "alice@univ-a.test"),
-            ("sso.bob.a", STRASBOURG, "a", "bob@univ-a.test"),
             ("sso.dave.a", STRASBOURG, "a", "dave@univ-a.test"),
             ("sso.mallory.a", STRASBOURG, "a", "mallory@univ-a.test"),
             ("sso.alice.b", POITIERS, "b", "alice@univ-b.test"),
@@ -74,6 +73,8 @@ def setUpModule():
         ctl("account", "set-sso", "--login", login, "--idp", IDP[idp]["IDP_ENTITY_ID"],
             "--eppn", eppn)
     owner_sql("UPDATE dadm.account SET status = 'disabled' WHERE login = 'sso.off.a'")
+    # IdP a's bob (role ok2) has no linked account: DirectoryAccountTest
+    # provisions him the way the directory run does.
 
 
 def tearDownModule():
@@ -427,6 +428,84 @@ class ForgedResponseTest(unittest.TestCase):
                 r = post_acs(body)
                 self.assertEqual(r.status, 400)
                 self.assertIsNone(session_cookie(r.headers))
+
+
+def directory_account(uai, eppn, status="active"):
+    """An account as the directory run makes it: login = the eppn in lower
+    case, the eppn as released in dir_eppn, keyed by entryUUID, no SSO link."""
+    owner_sql("INSERT INTO dadm.account (etab_id, kind, login, given_name, family_name, email,"
+              " dir_eppn, dir_key, status)"
+              " SELECT id, 'person', lower(%s), 'Annuaire', 'Test', %s, %s, %s, %s"
+              " FROM dadm.etab WHERE uai = %s",
+              (eppn, "dir." + eppn.lower(), eppn, "uuid-" + eppn.lower(), status, uai))
+    return eppn.lower()
+
+
+class DirectoryAccountTest(unittest.TestCase):
+    """SSO for accounts provisioned from the establishment's directory:
+    found by (IdP, eppn) first, else by dir_eppn inside the establishment
+    that owns the IdP, active accounts only."""
+
+    login = BrowserLoginTest.login
+    refused = ForgedResponseTest.refused
+    accepted = ForgedResponseTest.accepted
+
+    @classmethod
+    def setUpClass(cls):
+        cls.bob = directory_account(STRASBOURG, IDP["a"]["IDP_EPPN_OK2"])
+        # released by IdP a, but the directory account is establishment B's
+        cls.zoe = directory_account(POITIERS, "zoe@univ-a.test")
+        cls.gone = directory_account(STRASBOURG, "gone@univ-a.test", status="disabled")
+        # the same eppn as an account linked by set-sso: the link wins
+        directory_account(STRASBOURG, "carl@univ-a.test")
+        ctl("account", "create", "--login", "sso.carl.a", "--email", "carl@univ-a.test",
+            "--etab", STRASBOURG)
+        ctl("account", "set-sso", "--login", "sso.carl.a", "--idp", IDP["a"]["IDP_ENTITY_ID"],
+            "--eppn", "carl@univ-a.test")
+
+    def test_real_idp_login(self):
+        b, r = self.login(STRASBOURG, "a", "OK2")
+        self.assertEqual(r.status, 303, r.body[:300])
+        token = session_cookie(r.headers.items())
+        self.assertEqual(me(token).json()["login"], self.bob)
+        action, reason, detail = last_audit()
+        self.assertEqual((action, reason), ("auth.sso.login", "ok"))
+        rows = owner_sql("SELECT s.method, a.sso_idp FROM dadm.session s JOIN dadm.account a"
+                         " ON a.id = s.account_id WHERE a.login = %s ORDER BY s.id DESC LIMIT 1",
+                         (self.bob,))
+        self.assertEqual(rows, [("sso", None)])  # logged in, never linked
+
+    def test_eppn_trimmed_like_the_directory_run(self):
+        _, rid = start_login()
+        self.accepted(post_acs(forge("valid", rid, eppn=" bob@univ-a.test\t")), self.bob)
+
+    def test_exact_match_only(self):
+        for eppn in ("BOB@univ-a.test", "bob@univ-a.test.evil.example", "bob@univ-a.tes"):
+            with self.subTest(eppn=eppn):
+                _, rid = start_login()
+                self.refused(post_acs(forge("valid", rid, eppn=eppn)), "unknown_person")
+
+    def test_other_establishment_not_matched(self):
+        _, rid = start_login()
+        self.refused(post_acs(forge("valid", rid, eppn="zoe@univ-a.test")), "unknown_person")
+        self.assertEqual(owner_sql("SELECT count(*) FROM dadm.session s JOIN dadm.account a"
+                                   " ON a.id = s.account_id WHERE a.login = %s",
+                                   (self.zoe,))[0][0], 0)
+        # through the IdP of the establishment that owns the account: found
+        _, rid = start_login(POITIERS)
+        self.accepted(post_acs(forge("valid", rid, idp="b", eppn="zoe@univ-a.test",
+                                     supann=POITIERS)), self.zoe)
+
+    def test_disabled_refused(self):
+        _, rid = start_login()
+        self.refused(post_acs(forge("valid", rid, eppn="gone@univ-a.test")), "unknown_person")
+        self.assertEqual(owner_sql("SELECT count(*) FROM dadm.session s JOIN dadm.account a"
+                                   " ON a.id = s.account_id WHERE a.login = %s",
+                                   (self.gone,))[0][0], 0)
+
+    def test_sso_link_first(self):
+        _, rid = start_login()
+        self.accepted(post_acs(forge("valid", rid, eppn="carl@univ-a.test")), "sso.carl.a")
 
 
 AGGREGATE = """<?xml version="1.0"?>
