@@ -69,8 +69,9 @@ bool auth_is_agency(const auth_principal *p)
 
 bool auth_may_read_installations(const auth_principal *p, int64_t etab_id)
 {
-    return etab_id > 0 && (auth_is_agency(p) || auth_has_role(p, AUTH_ROLE_ETAB_ADMIN, etab_id, 0) ||
-                           auth_has_role(p, AUTH_ROLE_CORRESPONDENT, etab_id, 0));
+    return etab_id > 0 &&
+           (auth_is_agency(p) || auth_has_role(p, AUTH_ROLE_ETAB_ADMIN, etab_id, 0) ||
+            auth_has_role(p, AUTH_ROLE_CORRESPONDENT, etab_id, 0));
 }
 
 bool auth_may_read_etab(const auth_principal *p, int64_t etab_id)

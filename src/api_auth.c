@@ -305,9 +305,9 @@ dadm_err api_password_reset(http_req *r)
         return e;
     if (!done)
         return http_refuse(r, DADM_E_INVALID,
-                                "Ce lien n'est plus valable (déjà utilisé ou expiré). Demandez-"
-                                "en un nouveau.",
-                                0);
+                           "Ce lien n'est plus valable (déjà utilisé ou expiré). Demandez-"
+                           "en un nouveau.",
+                           0);
     return http_reply_json(
         r, 200,
         json_pack("{s:s}", "detail", "Mot de passe changé. Connectez-vous avec le nouveau."));

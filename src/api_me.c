@@ -68,8 +68,8 @@ dadm_err api_me(http_req *r)
     json_t *o = json_pack("{s:i, s:I, s:s, s:s, s:s, s:s, s:o, s:b}", "level", 2, "account_id",
                           (json_int_t)p->account_id, "login", p->login, "given_name",
                           p->given_name ? p->given_name : "", "family_name",
-                          p->family_name ? p->family_name : "", "email", p->email, "grants",
-                          grants, "agency", auth_is_agency(p));
+                          p->family_name ? p->family_name : "", "email", p->email, "grants", grants,
+                          "agency", auth_is_agency(p));
     if (o) {
         json_object_set_new(o, "etab_id", p->etab_id ? json_integer(p->etab_id) : json_null());
         json_object_set_new(o, "contractor_id",

@@ -18,7 +18,7 @@
 #include "settings.h"
 #include "tenant_ldap.h"
 
-#define DEMO_PASSWORD "Dadm#Demo-2026"
+#define DEMO_PASSWORD        "Dadm#Demo-2026"
 #define DEMO_READER_PASSWORD "Lecteur#Demo-2026"
 
 typedef struct {
@@ -145,8 +145,7 @@ static int cmd_seed_demo(ctl *c)
             return fail("cannot read demo/seed.sql in the migrations folder");
         char *person = NULL, *reader = NULL;
         if (auth_password_hash(DEMO_PASSWORD, &auth_password_default, &person) != DADM_OK ||
-            auth_password_hash(DEMO_READER_PASSWORD, &auth_password_default, &reader) !=
-                DADM_OK) {
+            auth_password_hash(DEMO_READER_PASSWORD, &auth_password_default, &reader) != DADM_OK) {
             g_free(sql);
             free(person);
             return fail("cannot hash the demo passwords");
@@ -191,8 +190,8 @@ static int cmd_seed_demo(ctl *c)
 
 static int cmd_etab_create(ctl *c)
 {
-    const char *params[] = {opt(c, "uai"),     opt(c, "name"),  opt(c, "type"),
-                            opt(c, "size"),    opt(c, "website"), opt(c, "email")};
+    const char *params[] = {opt(c, "uai"),  opt(c, "name"),    opt(c, "type"),
+                            opt(c, "size"), opt(c, "website"), opt(c, "email")};
     PGresult *r = q(c,
                     "INSERT INTO dadm.etab (uai, name, type, size_class, website, generic_email)"
                     " VALUES (upper($1), $2, $3, $4, $5, $6) RETURNING id",
@@ -306,9 +305,9 @@ static bool resolve(ctl *c, const char *sql, const char *key, const char **out)
     return true;
 }
 
-#define ETAB_BY_UAI "SELECT id FROM dadm.etab WHERE uai = upper($1)"
+#define ETAB_BY_UAI        "SELECT id FROM dadm.etab WHERE uai = upper($1)"
 #define CONTRACTOR_BY_NAME "SELECT id FROM dadm.contractor WHERE name = $1"
-#define PRODUCT_BY_CODE "SELECT id FROM dadm.product WHERE code = $1"
+#define PRODUCT_BY_CODE    "SELECT id FROM dadm.product WHERE code = $1"
 
 static int cmd_account_create(ctl *c)
 {
@@ -396,7 +395,8 @@ static int cmd_grant_list(ctl *c)
 static int cmd_installation_create(ctl *c)
 {
     const char *etab, *product;
-    if (!resolve(c, ETAB_BY_UAI, "etab", &etab) || !resolve(c, PRODUCT_BY_CODE, "product", &product))
+    if (!resolve(c, ETAB_BY_UAI, "etab", &etab) ||
+        !resolve(c, PRODUCT_BY_CODE, "product", &product))
         return 1;
     const char *params[] = {etab, product, opt(c, "mode") ? opt(c, "mode") : "classique",
                             opt(c, "version")};
@@ -648,7 +648,11 @@ static int cmd_account_set_sso(ctl *c)
     return PQntuples(r) == 1 ? 0 : fail("unknown account %s", opt(c, "login"));
 }
 
-#define O(...) (const char *const[]){__VA_ARGS__, NULL}
+#define O(...)                                                                                     \
+    (const char *const[])                                                                          \
+    {                                                                                              \
+        __VA_ARGS__, NULL                                                                          \
+    }
 static const command commands[] = {
     {"migrate", O(NULL), cmd_migrate, "apply the pending SQL migrations"},
     {"seed-demo", O(NULL), cmd_seed_demo, "create the demo data (once) and print the logins"},
@@ -662,8 +666,8 @@ static const command commands[] = {
     {"product list", O(NULL), cmd_product_list, "list products"},
     {"product add-domain", O("product!", "code!", "name!", "nature!"), cmd_product_add_domain,
      "nature: fonctionnel|technique"},
-    {"product add-version", O("product!", "label!", "delivered!", "major"),
-     cmd_product_add_version, "delivered: YYYY-MM-DD; --major after a technical migration"},
+    {"product add-version", O("product!", "label!", "delivered!", "major"), cmd_product_add_version,
+     "delivered: YYYY-MM-DD; --major after a technical migration"},
     {"contractor create", O("name!"), cmd_contractor_create, "create a contractor"},
     {"contractor list", O(NULL), cmd_contractor_list, "list contractors"},
     {"account create",

@@ -20,8 +20,8 @@ dadm_err http_reply_json(http_req *r, unsigned status, json_t *body)
     return DADM_OK;
 }
 
-dadm_err http_reply_text(http_req *r, unsigned status, const char *content_type,
-                         const char *text, size_t len)
+dadm_err http_reply_text(http_req *r, unsigned status, const char *content_type, const char *text,
+                         size_t len)
 {
     r->text = text;
     r->text_len = len;
@@ -102,8 +102,8 @@ dadm_err http_json_body(http_req *r, json_t **out)
         json_decref(j);
         return http_fail(r, DADM_E_BAD_REQUEST,
                          j ? "Le contenu doit être un objet JSON."
-                           : arena_printf(r->a, "JSON invalide (ligne %d, colonne %d).",
-                                          jerr.line, jerr.column));
+                           : arena_printf(r->a, "JSON invalide (ligne %d, colonne %d).", jerr.line,
+                                          jerr.column));
     }
     if (arena_defer(r->a, json_release, j) != 0)
         return DADM_E_NOMEM;
@@ -146,11 +146,12 @@ dadm_err http_redirect(http_req *r, unsigned status, const char *location)
 
 dadm_err http_set_session_cookie(http_req *r, const char *token, long max_age)
 {
-    const char *v =
-        token ? arena_printf(r->a, HTTP_SESSION_COOKIE
-                             "=%s; Path=/; Max-Age=%ld; Secure; HttpOnly; SameSite=Lax",
-                             token, max_age)
-              : HTTP_SESSION_COOKIE "=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax";
+    const char *v = token ? arena_printf(r->a,
+                                         HTTP_SESSION_COOKIE
+                                         "=%s; Path=/; Max-Age=%ld; Secure; HttpOnly; SameSite=Lax",
+                                         token, max_age)
+                          : HTTP_SESSION_COOKIE
+                        "=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax";
     if (!v)
         return DADM_E_NOMEM;
     return http_add_header(r, "Set-Cookie", v);

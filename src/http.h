@@ -35,7 +35,7 @@ typedef struct http_req {
     arena *a;
     const struct server *srv;
     struct MHD_Connection *conn;
-    db *db;                   /* set for ROUTE_TX and ROUTE_DB routes */
+    db *db;                    /* set for ROUTE_TX and ROUTE_DB routes */
     const auth_principal *who; /* set for ROUTE_TX routes, never NULL there */
     const char *method, *path;
     const char *params[ROUTER_MAX_CAPTURES]; /* the pattern's {captures} */
@@ -48,7 +48,7 @@ typedef struct http_req {
     json_t *reply; /* owned by the arena */
     const char *text, *content_type;
     size_t text_len;
-    const char *detail; /* French detail of a problem, arena-owned or static */
+    const char *detail;   /* French detail of a problem, arena-owned or static */
     http_header *headers; /* extra response headers (http_add_header) */
 
     /* how the session token came: true for the cookie (CSRF applies),
@@ -94,8 +94,8 @@ dadm_err http_set_session_cookie(http_req *r, const char *token, long max_age);
 const char *http_form_field(http_req *r, const char *name);
 
 /* Sets a text reply; `text` must outlive the request (static or arena). */
-dadm_err http_reply_text(http_req *r, unsigned status, const char *content_type,
-                         const char *text, size_t len);
+dadm_err http_reply_text(http_req *r, unsigned status, const char *content_type, const char *text,
+                         size_t len);
 /* Returns `e` after recording a French detail for the problem. */
 dadm_err http_fail(http_req *r, dadm_err e, const char *detail);
 /* Like http_fail, but the request's transaction still commits: for refusals

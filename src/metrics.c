@@ -8,10 +8,10 @@
 
 #include "db.h"
 
-#define STATUS_MIN 100
+#define STATUS_MIN  100
 #define STATUS_SPAN 500
-static const double buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
-                                 5, 10};
+static const double buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                 0.25,  0.5,    1,     2.5,  5,     10};
 #define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
 
 struct route_metrics {
@@ -120,8 +120,8 @@ char *metrics_render(arena *a)
         unsigned long cum = 0;
         for (size_t b = 0; b < NBUCKETS; b++) {
             cum += atomic_load(&routes[r].le[b]);
-            put(&o, "dadm_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %lu\n",
-                name, buckets[b], cum);
+            put(&o, "dadm_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %lu\n", name,
+                buckets[b], cum);
         }
         cum += atomic_load(&routes[r].le[NBUCKETS]);
         put(&o, "dadm_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %lu\n", name,

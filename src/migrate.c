@@ -181,8 +181,9 @@ dadm_err migrate_apply(db *d, const migrate_set *s, FILE *progress, char **err)
             goto out;
         }
         const char *p3[] = {ver, f->name, f->sha256};
-        r = PQexecParams(c, "INSERT INTO dadm_meta.migration (version, name, sha256)"
-                            " VALUES ($1, $2, $3)",
+        r = PQexecParams(c,
+                         "INSERT INTO dadm_meta.migration (version, name, sha256)"
+                         " VALUES ($1, $2, $3)",
                          3, NULL, p3, NULL, NULL, 0);
         bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
         PQclear(r);
@@ -201,9 +202,8 @@ out:
 dadm_err migrate_check(db *d, arena *a, const migrate_set *s, const char **detail)
 {
     dadm_err e = DADM_OK;
-    PGresult *r = db_exec(d, a,
-                          "SELECT version, sha256 FROM dadm_meta.migration ORDER BY version", 0,
-                          NULL, &e);
+    PGresult *r = db_exec(d, a, "SELECT version, sha256 FROM dadm_meta.migration ORDER BY version",
+                          0, NULL, &e);
     if (!r) {
         *detail = "La base de données n'a pas encore été initialisée.";
         return e == DADM_E_DB_UNAVAILABLE ? e : DADM_E_UNAVAILABLE;

@@ -31,9 +31,8 @@ static int path_matches(const char *pattern, const char *path, size_t caps[][2])
     return *p == '\0' && *s == '\0';
 }
 
-int router_match(const void *entries, size_t n, size_t stride, const char *method,
-                 const char *path, size_t caps[ROUTER_MAX_CAPTURES][2], char *allow,
-                 size_t allow_len)
+int router_match(const void *entries, size_t n, size_t stride, const char *method, const char *path,
+                 size_t caps[ROUTER_MAX_CAPTURES][2], char *allow, size_t allow_len)
 {
     int result = ROUTER_NOT_FOUND;
     size_t used = 0;

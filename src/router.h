@@ -6,8 +6,8 @@
 #include <stddef.h>
 
 #define ROUTER_MAX_CAPTURES 4
-#define ROUTER_NOT_FOUND (-1)
-#define ROUTER_BAD_METHOD (-2)
+#define ROUTER_NOT_FOUND    (-1)
+#define ROUTER_BAD_METHOD   (-2)
 
 typedef struct {
     const char *method;  /* "GET", "POST", … */
@@ -20,8 +20,7 @@ typedef struct {
  * the path exists for other methods, whose names are then written to
  * `allow` ("GET, POST"). Captures are written to caps[i] as (start, length)
  * pairs into `path`; unused captures are (0, 0). */
-int router_match(const void *entries, size_t n, size_t stride, const char *method,
-                 const char *path, size_t caps[ROUTER_MAX_CAPTURES][2], char *allow,
-                 size_t allow_len);
+int router_match(const void *entries, size_t n, size_t stride, const char *method, const char *path,
+                 size_t caps[ROUTER_MAX_CAPTURES][2], char *allow, size_t allow_len);
 
 #endif

@@ -60,10 +60,10 @@ static enum MHD_Result send_problem(struct MHD_Connection *c, struct req_ctx *x,
 {
     http_req *r = &x->r;
     unsigned status = dadm_err_http_status(e);
-    json_t *p = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}", "type", "", "title",
-                          dadm_err_title(e), "status", (int)status, "detail",
-                          r->detail ? r->detail : dadm_err_title(e), "instance",
-                          r->path ? r->path : "/", "request_id", r->rid);
+    json_t *p =
+        json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}", "type", "", "title", dadm_err_title(e),
+                  "status", (int)status, "detail", r->detail ? r->detail : dadm_err_title(e),
+                  "instance", r->path ? r->path : "/", "request_id", r->rid);
     char *type = arena_printf(r->a, "/problems/%s", dadm_err_slug(e));
     char *body = NULL;
     if (p && type) {
@@ -306,9 +306,8 @@ static struct req_ctx *ctx_new(struct server *s, struct MHD_Connection *c, const
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     (void)version;
     struct server *s = cls;
@@ -387,8 +386,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     log_kv(toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? LOG_INFO : LOG_WARN, "http.request", "rid",
            x->r.rid, "method", x->r.method, "route",
            x->route < routes_count ? routes_table[x->route].e.pattern : "-", "path", x->r.path,
-           "status", st, "ms", ms, "account", acc,
-           "end", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" : "aborted", NULL);
+           "status", st, "ms", ms, "account", acc, "end",
+           toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" : "aborted", NULL);
     arena_free(x->r.a);
     free(x->body);
     if (x->counted)
@@ -428,17 +427,14 @@ int server_run(const server_settings *set)
         log_kv(LOG_ERROR, "server.bad_address", "address", set->listen_addr, NULL);
         goto out;
     }
-    d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC |
-                             MHD_USE_ERROR_LOG,
-                         0, NULL, NULL, on_request, &s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-                         NULL, MHD_OPTION_SOCK_ADDR, &addr,
-                         MHD_OPTION_THREAD_POOL_SIZE, set->threads,
-                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s,
-                         MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
-                         MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
-                         MHD_OPTION_CONNECTION_TIMEOUT, set->connection_timeout,
-                         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(set->max_headers * 2 + 65536),
-                         MHD_OPTION_CONNECTION_LIMIT, 1000u, MHD_OPTION_END);
+    d = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL,
+        NULL, on_request, &s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
+        &addr, MHD_OPTION_THREAD_POOL_SIZE, set->threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+        &s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL, MHD_OPTION_URI_LOG_CALLBACK, on_uri,
+        NULL, MHD_OPTION_CONNECTION_TIMEOUT, set->connection_timeout,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(set->max_headers * 2 + 65536),
+        MHD_OPTION_CONNECTION_LIMIT, 1000u, MHD_OPTION_END);
     if (!d) {
         char port[12];
         snprintf(port, sizeof(port), "%u", set->port);

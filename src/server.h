@@ -14,11 +14,11 @@ typedef struct {
     unsigned port;
     unsigned threads;
     const char *db_conninfo;
-    size_t max_body;           /* bytes */
-    size_t max_headers;        /* bytes, all header lines together */
-    unsigned shutdown_grace;   /* seconds to let in-flight requests finish */
+    size_t max_body;         /* bytes */
+    size_t max_headers;      /* bytes, all header lines together */
+    unsigned shutdown_grace; /* seconds to let in-flight requests finish */
     unsigned connection_timeout;
-    const migrate_set *migrations; /* what /readyz expects to find applied */
+    const migrate_set *migrations;      /* what /readyz expects to find applied */
     auth_login_settings login;          /* [session], [login]: sessions and login limits */
     const auth_policy *password_policy; /* [password]: the rule for new passwords */
     const char *public_url;             /* [login] public_url: base of the links in mails */

@@ -5,7 +5,7 @@
 #include "db_json.h"
 
 #define ETAB_COLUMNS                                                                               \
-    "e.id, e.uai, e.name, e.type::text AS type, e.size_class::text AS size_class, e.website,"     \
+    "e.id, e.uai, e.name, e.type::text AS type, e.size_class::text AS size_class, e.website,"      \
     " e.generic_email, e.updated_at"
 
 dadm_err tenant_etab_list(db *d, arena *a, long limit, long offset, json_t **items, long *total)
@@ -49,8 +49,8 @@ dadm_err tenant_etab_get(db *d, arena *a, int64_t id, json_t **out)
     snprintf(ids, sizeof(ids), "%lld", (long long)id);
     const char *params[] = {ids};
     dadm_err e = DADM_OK;
-    PGresult *r = db_exec(d, a, "SELECT " ETAB_COLUMNS " FROM dadm.etab e WHERE e.id = $1", 1,
-                          params, &e);
+    PGresult *r =
+        db_exec(d, a, "SELECT " ETAB_COLUMNS " FROM dadm.etab e WHERE e.id = $1", 1, params, &e);
     if (!r)
         return e;
     if (PQntuples(r) != 1)

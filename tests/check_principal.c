@@ -13,15 +13,15 @@ static const auth_grant contractor[] = {
 
 static auth_principal person(int64_t etab, const auth_grant *g, size_t n)
 {
-    return (auth_principal){.level = AUTH_LEVEL_PERSON, .account_id = 1, .etab_id = etab,
-                            .grants = g, .n_grants = n};
+    return (auth_principal){
+        .level = AUTH_LEVEL_PERSON, .account_id = 1, .etab_id = etab, .grants = g, .n_grants = n};
 }
 
 START_TEST(test_anonymous_and_reader_denied)
 {
     auth_principal anon = {.level = AUTH_LEVEL_ANONYMOUS};
-    auth_principal reader = {.level = AUTH_LEVEL_READER, .product_id = 1,
-                             .grants = consultant, .n_grants = 1};
+    auth_principal reader = {
+        .level = AUTH_LEVEL_READER, .product_id = 1, .grants = consultant, .n_grants = 1};
     ck_assert(!auth_is_agency(&anon));
     ck_assert(!auth_is_agency(&reader));
     ck_assert(!auth_may_read_etab(&anon, 10));
