@@ -106,14 +106,6 @@ static const char *dummy_hash(const auth_password_params *params)
     return out;
 }
 
-static int64_t col_i64(PGresult *r, int row, int col)
-{
-    int64_t v = 0;
-    if (!PQgetisnull(r, row, col))
-        util_parse_i64(PQgetvalue(r, row, col), &v);
-    return v;
-}
-
 /* Seconds to wait before `key` (and `addr`) may try again; 0: now. */
 static dadm_err wait_for(db *d, arena *a, const char *key, const char *addr,
                          const auth_login_settings *set, int *retry_after)
@@ -132,7 +124,7 @@ static dadm_err wait_for(db *d, arena *a, const char *key, const char *addr,
                           7, p, &e);
     if (!r)
         return e;
-    int64_t w1 = col_i64(r, 0, 0), w2 = col_i64(r, 0, 1);
+    int64_t w1 = db_i64(r, 0, 0), w2 = db_i64(r, 0, 1);
     *retry_after = (int)(w1 > w2 ? w1 : w2);
     return DADM_OK;
 }
@@ -198,10 +190,10 @@ static dadm_err check_credentials(db *d, arena *a, const login_kind *k, const ch
         if (!r)
             return e;
         if (PQntuples(r) == 1) {
-            *id = col_i64(r, 0, 0);
+            *id = db_i64(r, 0, 0);
             hash = PQgetisnull(r, 0, 1) ? NULL : PQgetvalue(r, 0, 1);
             active = strcmp(PQgetvalue(r, 0, 2), "t") == 0;
-            *etab = col_i64(r, 0, 3);
+            *etab = db_i64(r, 0, 3);
         }
     }
     /* Always one argon2 verification, whatever was found. */
@@ -402,8 +394,8 @@ dadm_err auth_login_reset_request(db *d, arena *a, const char *login, const char
     json_t *detail = json_pack("{s:s}", "address", addr);
     int64_t etab = 0;
     if (PQntuples(r) == 1) {
-        int64_t id = col_i64(r, 0, 0);
-        etab = col_i64(r, 0, 2);
+        int64_t id = db_i64(r, 0, 0);
+        etab = db_i64(r, 0, 2);
         if (detail)
             json_object_set_new(detail, "account_id", json_integer(id));
         char *body = arena_printf(
@@ -454,7 +446,7 @@ dadm_err auth_login_reset(db *d, arena *a, const char *token, const char *new_pa
     if (PQgetisnull(r, 0, 0))
         return audit(d, a, "auth.password.reset_refused", NULL, 0, json_object());
     *done = true;
-    int64_t id = col_i64(r, 0, 0);
+    int64_t id = db_i64(r, 0, 0);
     char target[32];
     snprintf(target, sizeof(target), "account:%lld", (long long)id);
     return audit(d, a, "auth.password.reset", target, 0,
@@ -498,7 +490,7 @@ dadm_err auth_login_reminder(db *d, arena *a, const char *email, const char *bas
         if (!body)
             return DADM_E_NOMEM;
         /* the address is the one of the accounts found, written as stored */
-        e = notify_mail(d, a, col_i64(r, 0, 1), key + 2,
+        e = notify_mail(d, a, db_i64(r, 0, 1), key + 2,
                         "Espace des correspondants : rappel de votre identifiant", body);
         if (e != DADM_OK)
             return e;

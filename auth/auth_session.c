@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "db_json.h"
 #include "util.h"
 
 static const auth_principal anonymous = {.level = AUTH_LEVEL_ANONYMOUS};
@@ -24,32 +25,16 @@ static bool token_well_formed(const char *t)
     return n == AUTH_TOKEN_SIZE - 1;
 }
 
-static int64_t field_i64(PGresult *r, int col)
-{
-    int64_t v = 0;
-    if (!PQgetisnull(r, 0, col))
-        util_parse_i64(PQgetvalue(r, 0, col), &v);
-    return v;
-}
-
 static const char *field_str(arena *a, PGresult *r, int col)
 {
     return PQgetisnull(r, 0, col) ? NULL : arena_strdup(a, PQgetvalue(r, 0, col));
 }
 
-static void json_release(void *j)
-{
-    json_decref(j);
-}
-
 static dadm_err parse_grants(arena *a, const char *text, auth_principal *p)
 {
-    json_t *arr = json_loads(text, 0, NULL);
-    if (!arr || !json_is_array(arr)) {
-        json_decref(arr);
+    json_t *arr = db_json_own(a, json_loads(text, 0, NULL));
+    if (!arr || !json_is_array(arr))
         return DADM_E_INTERNAL;
-    }
-    arena_defer(a, json_release, arr);
     size_t n = json_array_size(arr);
     auth_grant *g = n ? arena_alloc(a, n * sizeof(*g)) : NULL;
     if (n && !g)
@@ -95,16 +80,16 @@ dadm_err auth_session_begin(db *d, arena *a, const char *token, const auth_princ
     auth_principal *p = arena_alloc(a, sizeof(*p));
     if (!p)
         return DADM_E_NOMEM;
-    p->session_id = field_i64(r, 0);
-    p->level = field_i64(r, 1) == 2 ? AUTH_LEVEL_PERSON : AUTH_LEVEL_READER;
-    p->account_id = field_i64(r, 2);
-    p->product_id = field_i64(r, 3);
+    p->session_id = db_i64(r, 0, 0);
+    p->level = db_i64(r, 0, 1) == 2 ? AUTH_LEVEL_PERSON : AUTH_LEVEL_READER;
+    p->account_id = db_i64(r, 0, 2);
+    p->product_id = db_i64(r, 0, 3);
     p->login = field_str(a, r, 4);
     p->given_name = field_str(a, r, 5);
     p->family_name = field_str(a, r, 6);
     p->email = field_str(a, r, 7);
-    p->etab_id = field_i64(r, 8);
-    p->contractor_id = field_i64(r, 9);
+    p->etab_id = db_i64(r, 0, 8);
+    p->contractor_id = db_i64(r, 0, 9);
     if (!PQgetisnull(r, 0, 10) && (e = parse_grants(a, PQgetvalue(r, 0, 10), p)) != DADM_OK)
         return e;
     *out = p;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "util.h"
 
 struct db {
     char *conninfo;
@@ -102,6 +103,14 @@ bool db_is_down(const db *d)
 PGconn *db_conn(db *d)
 {
     return d->conn;
+}
+
+int64_t db_i64(const PGresult *r, int row, int col)
+{
+    int64_t v = 0;
+    if (col >= 0 && !PQgetisnull(r, row, col) && !util_parse_i64(PQgetvalue(r, row, col), &v))
+        v = 0;
+    return v;
 }
 
 const char *db_last_sqlstate(const db *d)

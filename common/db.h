@@ -7,6 +7,7 @@
 
 #include <libpq-fe.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "arena.h"
 #include "dadm_error.h"
@@ -33,6 +34,8 @@ PGconn *db_conn(db *d);
  * check constraints and bad data, DADM_E_INTERNAL otherwise. */
 PGresult *db_exec(db *d, arena *a, const char *sql, int n, const char *const *params,
                   dadm_err *err);
+/* Integer value of a cell: 0 for SQL NULL or a value that is not an integer. */
+int64_t db_i64(const PGresult *r, int row, int col);
 /* The SQLSTATE of the last failed statement ("" when none). */
 const char *db_last_sqlstate(const db *d);
 

@@ -70,3 +70,15 @@ json_t *db_json_rows(const PGresult *r)
     }
     return arr;
 }
+
+static void release(void *j)
+{
+    json_decref(j);
+}
+
+json_t *db_json_own(arena *a, json_t *j)
+{
+    if (!j || arena_defer(a, release, j) != 0)
+        return NULL;
+    return j;
+}

@@ -7,9 +7,14 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+#include "arena.h"
+
 /* Row `row` of r as a new object (caller owns the reference); NULL on
  * allocation failure. */
 json_t *db_json_row(const PGresult *r, int row);
+/* Hands `j` to the arena, which releases it when freed. Returns j, or NULL
+ * when j is NULL or registration failed (j is then released at once). */
+json_t *db_json_own(arena *a, json_t *j);
 /* Every row of r as a new array (caller owns the reference); NULL on
  * allocation failure. */
 json_t *db_json_rows(const PGresult *r);

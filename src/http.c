@@ -4,16 +4,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include "db_json.h"
 #include "util.h"
-
-static void json_release(void *j)
-{
-    json_decref(j);
-}
 
 dadm_err http_reply_json(http_req *r, unsigned status, json_t *body)
 {
-    if (!body || arena_defer(r->a, json_release, body) != 0)
+    if (!db_json_own(r->a, body))
         return DADM_E_NOMEM;
     r->reply = body;
     r->status = status;
@@ -105,7 +101,7 @@ dadm_err http_json_body(http_req *r, json_t **out)
                            : arena_printf(r->a, "JSON invalide (ligne %d, colonne %d).", jerr.line,
                                           jerr.column));
     }
-    if (arena_defer(r->a, json_release, j) != 0)
+    if (!db_json_own(r->a, j))
         return DADM_E_NOMEM;
     *out = j;
     return DADM_OK;

@@ -415,11 +415,6 @@ bool tenant_change_base64_decode(const char *in, size_t len, unsigned char *out,
 
 /* ---- Database helpers ------------------------------------------------------- */
 
-static void json_release(void *j)
-{
-    json_decref(j);
-}
-
 /* JSON text of j, owned by the arena; NULL when out of memory. */
 static const char *json_text(arena *a, const json_t *j)
 {
@@ -434,10 +429,7 @@ static const char *json_text(arena *a, const json_t *j)
 /* Parses JSON text into a value whose release the arena takes over. */
 static json_t *json_parse(arena *a, const char *s)
 {
-    json_t *j = json_loads(s, JSON_DECODE_ANY, NULL);
-    if (j && arena_defer(a, json_release, j) != 0)
-        return NULL;
-    return j;
+    return db_json_own(a, json_loads(s, JSON_DECODE_ANY, NULL));
 }
 
 static const char *id_text(arena *a, int64_t v)
@@ -459,8 +451,7 @@ static const char *col(const PGresult *r, const char *name)
 
 static int64_t col_id(const PGresult *r, const char *name)
 {
-    const char *s = col(r, name);
-    return s ? strtoll(s, NULL, 10) : 0;
+    return db_i64(r, 0, PQfnumber(r, name));
 }
 
 static const char *status_label(const char *status)
@@ -910,7 +901,7 @@ static dadm_err check_values(arena *a, tenant_change_chapter c, const json_t *va
     if (values && !json_is_object(values))
         return invalid(detail, "Le champ « values » doit être un objet JSON.");
     json_t *out = json_object();
-    if (!out || arena_defer(a, json_release, out) != 0)
+    if (!db_json_own(a, out))
         return DADM_E_NOMEM;
     GString *errs = g_string_new(NULL);
     const char *key;
@@ -1063,7 +1054,7 @@ static dadm_err merge_fields(db *d, arena *a, submission *s, const json_t *given
     if (!cur)
         return fail(detail, DADM_E_NOT_FOUND, "Les données concernées sont introuvables.");
     json_t *prop = json_deep_copy(cur);
-    if (!prop || arena_defer(a, json_release, prop) != 0)
+    if (!db_json_own(a, prop))
         return DADM_E_NOMEM;
     if (json_object_update(prop, (json_t *)given) != 0)
         return DADM_E_NOMEM;
@@ -1197,7 +1188,7 @@ static dadm_err build_remove(db *d, arena *a, submission *s, const json_t *given
         return invalid(detail, "Ce compte n'est pas correspondant de ce produit avec cette "
                                "nature.");
     json_t *prop = json_deep_copy(given);
-    if (!prop || arena_defer(a, json_release, prop) != 0)
+    if (!db_json_own(a, prop))
         return DADM_E_NOMEM;
     json_object_set(prop, "login", json_object_get(cur, "login"));
     s->proposed = prop;

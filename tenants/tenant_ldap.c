@@ -1006,11 +1006,6 @@ static double seconds_since(const struct timespec *t0)
     return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-static void release_json(void *j)
-{
-    json_decref(j);
-}
-
 /* Reads the directory into the staging table and applies it. */
 static void do_run(run *r, int64_t etab_id, tenant_ldap_result *res, const char **mode,
                    const char **started)
@@ -1193,10 +1188,7 @@ static void do_run(run *r, int64_t etab_id, tenant_ldap_result *res, const char 
         res->reenabled = atol(PQgetvalue(ar, 0, 4));
         res->skipped = atol(PQgetvalue(ar, 0, 5));
         res->seen = r->seen;
-        json_t *list = json_loads(PQgetvalue(ar, 0, 6), 0, NULL);
-        if (list && arena_defer(r->a, release_json, list) != 0)
-            list = NULL;
-        res->skipped_entries = list;
+        res->skipped_entries = db_json_own(r->a, json_loads(PQgetvalue(ar, 0, 6), 0, NULL));
         if (r->opt->dry_run) {
             db_rollback(r->d);
         } else if ((e = db_commit(r->d)) != DADM_OK) {
