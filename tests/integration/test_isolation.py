@@ -60,6 +60,26 @@ FIXTURES = {
         "INSERT INTO dadm.saml_assertion_seen (idp_entity_id, assertion_id, etab_id, expires_at)"
         " VALUES ('https://idp.fixture.invalid/', 'fixture-' || %(e)s, %(e)s,"
         " now() + interval '1 minute')"),
+    "da": (
+        "INSERT INTO dadm.da (etab_id, product_id, installation_id, version_label, priority,"
+        " domain_id, nature, title, description, filer_id)"
+        " SELECT %(e)s, i.product_id, i.id, 'fixture', 'non_bloquant', d.id, d.nature,"
+        " 'Fixture', 'Fixture', %(acc)s FROM dadm.installation i"
+        " JOIN dadm.domain d ON d.product_id = i.product_id"
+        " WHERE i.etab_id = %(e)s ORDER BY i.id, d.id LIMIT 1"),
+    "da_event": (
+        "INSERT INTO dadm.da_event (etab_id, da_id, author_id, kind, body)"
+        " SELECT %(e)s, id, %(acc)s, 'complement', 'Fixture' FROM dadm.da"
+        " WHERE etab_id = %(e)s ORDER BY id LIMIT 1"),
+    "da_attachment": (
+        "INSERT INTO dadm.da_attachment (etab_id, da_id, name, content_type, size, sha256,"
+        " content, uploader_id) SELECT %(e)s, id, 'fixture.txt', 'text/plain', 1,"
+        " sha256('\\x00'::bytea), '\\x00'::bytea, %(acc)s FROM dadm.da WHERE etab_id = %(e)s"
+        " ORDER BY id LIMIT 1"),
+    "consent": (
+        "INSERT INTO dadm.consent (etab_id, da_id, requested_by, reason)"
+        " SELECT %(e)s, id, %(acc)s, 'Fixture' FROM dadm.da WHERE etab_id = %(e)s"
+        " ORDER BY id LIMIT 1"),
     "saml_session": (
         "INSERT INTO dadm.saml_session (session_id, etab_id, account_id, idp_entity_id, name_id,"
         " lasso_dump) VALUES (%(sess)s, %(e)s, %(acc)s, 'https://idp.fixture.invalid/',"
