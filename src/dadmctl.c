@@ -545,10 +545,15 @@ static int cmd_ldap_sync(ctl *c)
     const char *msg = NULL;
     if (tenant_ldap_sync(c->db, c->a, g_ascii_strtoll(etab, NULL, 10), &o, &res, &msg) != DADM_OK)
         return fail("ldap-sync %s: %s", opt(c, "etab"), msg);
-    printf("%s%s: seen %ld, created %ld, updated %ld, disabled %ld, re-enabled %ld,"
-           " skipped %ld\n",
-           o.dry_run ? "dry run, nothing changed; " : "", res.mode, res.seen, res.created,
-           res.updated, res.disabled, res.reenabled, res.skipped);
+    if (res.unchanged)
+        printf("%s%s: unchanged since the last listing (same contextCSN, settings and"
+               " accounts), nothing listed\n",
+               o.dry_run ? "dry run, nothing changed; " : "", res.mode);
+    else
+        printf("%s%s: seen %ld, created %ld, updated %ld, disabled %ld, re-enabled %ld,"
+               " skipped %ld\n",
+               o.dry_run ? "dry run, nothing changed; " : "", res.mode, res.seen, res.created,
+               res.updated, res.disabled, res.reenabled, res.skipped);
     size_t i;
     json_t *s;
     json_array_foreach(res.skipped_entries, i, s)

@@ -771,6 +771,59 @@ static bool offers_sync(LDAP *ld)
     return yes;
 }
 
+static int compare_strings(gconstpointer x, gconstpointer y)
+{
+    return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+/* The contextCSN of the database holding `base` (values sorted, joined by
+ * spaces), or NULL when the server does not show one: the naming context
+ * of the root DSE that `base` lies in, read with one base search. */
+static const char *context_csn(run *r, LDAP *ld, const char *base)
+{
+    char *dse_attrs[] = {"namingContexts", NULL}, *csn_attrs[] = {"contextCSN", NULL};
+    struct timeval tv = {.tv_sec = 30};
+    LDAPMessage *res = NULL;
+    const char *suffix = NULL, *out = NULL;
+    size_t blen = strlen(base), best = 0;
+    if (ldap_search_ext_s(ld, "", LDAP_SCOPE_BASE, "(objectClass=*)", dse_attrs, 0, NULL, NULL, &tv,
+                          1, &res) == LDAP_SUCCESS) {
+        LDAPMessage *e = ldap_first_entry(ld, res);
+        struct berval **v = e ? ldap_get_values_len(ld, e, "namingContexts") : NULL;
+        for (size_t i = 0; v && v[i]; i++) {
+            size_t n = v[i]->bv_len;
+            if (n == 0 || n > blen || n <= best ||
+                g_ascii_strncasecmp(base + blen - n, v[i]->bv_val, n) != 0 ||
+                (n < blen && base[blen - n - 1] != ','))
+                continue;
+            suffix = arena_strndup(r->a, v[i]->bv_val, n);
+            best = n;
+        }
+        ldap_value_free_len(v);
+    }
+    ldap_msgfree(res);
+    res = NULL;
+    if (suffix && ldap_search_ext_s(ld, suffix, LDAP_SCOPE_BASE, "(objectClass=*)", csn_attrs, 0,
+                                    NULL, NULL, &tv, 1, &res) == LDAP_SUCCESS) {
+        LDAPMessage *e = ldap_first_entry(ld, res);
+        struct berval **v = e ? ldap_get_values_len(ld, e, "contextCSN") : NULL;
+        GPtrArray *vals = g_ptr_array_new_with_free_func(g_free);
+        for (size_t i = 0; v && v[i]; i++)
+            g_ptr_array_add(vals, g_strndup(v[i]->bv_val, v[i]->bv_len));
+        if (vals->len) {
+            g_ptr_array_sort(vals, compare_strings);
+            g_ptr_array_add(vals, NULL);
+            char *joined = g_strjoinv(" ", (char **)vals->pdata);
+            out = arena_strdup(r->a, joined);
+            g_free(joined);
+        }
+        g_ptr_array_free(vals, TRUE);
+        ldap_value_free_len(v);
+    }
+    ldap_msgfree(res);
+    return out;
+}
+
 /* Paged search (RFC 2696): every entry goes to on_entry; any result other
  * than success fails the run, so a truncated listing never disables
  * anyone. */
@@ -999,6 +1052,26 @@ static const char *column_text(PGresult *cfg, const char *name)
 
 #define V(col) column(cfg, col)
 
+/* What a listing's outcome depends on besides the directory and the
+ * accounts: the settings it reads with, and the version of the mapping code
+ * (raise LISTING_FORMAT when person_hash or the checks of an entry change). */
+#define LISTING_FORMAT "1"
+static void settings_fingerprint(PGresult *cfg, char out[65])
+{
+    static const char *const cols[] = {"uai",   "uri",    "bind_dn", "base_dn",
+                                       "scope", "filter", "map",     "eppn_domain"};
+    GChecksum *ck = g_checksum_new(G_CHECKSUM_SHA256);
+    g_checksum_update(ck, (const guchar *)LISTING_FORMAT, 1);
+    for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++) {
+        const char *v = column(cfg, cols[i]);
+        g_checksum_update(ck, (const guchar *)(v ? "\x1e" : "\x1f"), 1);
+        if (v)
+            g_checksum_update(ck, (const guchar *)v, (gssize)strlen(v));
+    }
+    g_strlcpy(out, g_checksum_get_string(ck), 65);
+    g_checksum_free(ck);
+}
+
 static double seconds_since(const struct timespec *t0)
 {
     struct timespec t;
@@ -1077,6 +1150,32 @@ static void do_run(run *r, int64_t etab_id, tenant_ldap_result *res, const char 
             how = since ? STAMP : FULL;
     }
     *mode = how == SYNC ? "sync" : how == STAMP ? "timestamp" : "full";
+
+    /* A complete listing that would find nothing to do is not repeated
+     * (sql/0013_ldap_unchanged.sql): same contextCSN, same settings, same
+     * accounts as the last listing left them. */
+    const char *csn = NULL;
+    char fingerprint[65] = "";
+    if (how == FULL) {
+        settings_fingerprint(cfg, fingerprint);
+        csn = context_csn(r, ld, s.base);
+        if (csn) {
+            const char *pu[] = {ids, csn, fingerprint, r->opt->dry_run ? "true" : "false"};
+            PGresult *u =
+                db_exec(r->d, r->a, "SELECT dadm.ldap_unchanged($1, $2, $3, $4)", 4, pu, &e);
+            if (!u) {
+                set_error(r, e, "database unavailable / base de données indisponible");
+                goto out;
+            }
+            if (!PQgetisnull(u, 0, 0)) {
+                res->unchanged = true;
+                res->run_id = g_ascii_strtoll(PQgetvalue(u, 0, 0), NULL, 10);
+                res->skipped_entries = db_json_own(r->a, json_array());
+                res->read_seconds = seconds_since(&t0);
+                goto out;
+            }
+        }
+    }
 
     /* The staging table lives in temporary buffers: room for a large
      * directory (effective only before the session's first temporary
@@ -1189,6 +1288,15 @@ static void do_run(run *r, int64_t etab_id, tenant_ldap_result *res, const char 
         res->skipped = atol(PQgetvalue(ar, 0, 5));
         res->seen = r->seen;
         res->skipped_entries = db_json_own(r->a, json_loads(PQgetvalue(ar, 0, 6), 0, NULL));
+        if (how == FULL && !r->opt->dry_run && res->run_id) {
+            char rid[24];
+            snprintf(rid, sizeof(rid), "%lld", (long long)res->run_id);
+            const char *pl[] = {ids, rid, csn, fingerprint};
+            if (!db_exec(r->d, r->a, "SELECT dadm.ldap_listed($1, $2, $3, $4)", 4, pl, &e)) {
+                set_error(r, e, "database: the changes could not be applied / échec de l'écriture");
+                goto sync_out;
+            }
+        }
         if (r->opt->dry_run) {
             db_rollback(r->d);
         } else if ((e = db_commit(r->d)) != DADM_OK) {
@@ -1287,7 +1395,7 @@ dadm_err tenant_ldap_runs_list(db *d, arena *a, int64_t etab_id, long limit, lon
     PGresult *r = db_exec(d, a,
                           "SELECT id, etab_id, mode::text AS mode, status::text AS status,"
                           " started_at, ended_at, seen, created, updated, disabled, reenabled,"
-                          " skipped, error"
+                          " skipped, unchanged, error"
                           " FROM dadm.directory_run WHERE etab_id = $1"
                           " ORDER BY id DESC LIMIT $2 OFFSET $3",
                           3, params, &e);
@@ -1313,7 +1421,7 @@ dadm_err tenant_ldap_run_get(db *d, arena *a, int64_t etab_id, int64_t run_id, j
     PGresult *r = db_exec(d, a,
                           "SELECT id, etab_id, mode::text AS mode, status::text AS status,"
                           " started_at, ended_at, seen, created, updated, disabled, reenabled,"
-                          " skipped, skipped_entries, error"
+                          " skipped, unchanged, skipped_entries, error"
                           " FROM dadm.directory_run WHERE etab_id = $1 AND id = $2",
                           2, params, &e);
     if (!r)

@@ -110,6 +110,7 @@ typedef struct {
     const char *mode; /* "full", "sync" or "timestamp" */
     long seen, created, updated, disabled, reenabled, skipped;
     json_t *skipped_entries; /* owned by the arena of the run */
+    bool unchanged;          /* full: nothing moved since the last listing, none made */
     double read_seconds;     /* reading the directory and staging */
     double apply_seconds;    /* applying to the accounts, committing */
 } tenant_ldap_result;

@@ -184,10 +184,62 @@ class LifecycleTest(unittest.TestCase):
                                " ON a.id = g.account_id WHERE a.dir_key IS NOT NULL")[0][0], 0)
 
     def test_03_second_full_changes_nothing(self):
+        before = accounts(STRASBOURG)
+        # Nothing moved on either side: the run is recorded, nothing listed.
+        _, out, _ = sync(STRASBOURG, "--full")
+        self.assertIn("full: unchanged since the last listing", out)
+        self.assertEqual(query("SELECT mode::text, unchanged, seen, created, updated, disabled"
+                               " FROM dadm.directory_run ORDER BY id DESC LIMIT 1")[0],
+                         ("full", True, 0, 0, 0, 0))
+        self.assertEqual(accounts(STRASBOURG), before)
+        # Drift on the dadm side (an account's digest no longer the
+        # directory's): the next full run lists and repairs it.
+        query("UPDATE dadm.account SET dir_hash = 'drift' WHERE login = 'jbernard@univ-a.test'")
+        _, out, _ = sync(STRASBOURG, "--full")
+        c = counts(out)
+        self.assertEqual((c["created"], c["updated"], c["disabled"], c["re-enabled"]),
+                         (0, 1, 0, 0))
+        self.assertEqual(query("SELECT unchanged FROM dadm.directory_run"
+                               " ORDER BY id DESC LIMIT 1")[0][0], False)
+        # A disabled account whose entry is still there is re-enabled.
+        query("UPDATE dadm.account SET status = 'disabled' WHERE login = 'gdupont@univ-a.test'")
+        _, out, _ = sync(STRASBOURG, "--full")
+        self.assertEqual(counts(out)["re-enabled"], 1)
+        _, out, _ = sync(STRASBOURG, "--full", "--dry-run")
+        self.assertIn("dry run, nothing changed; full: unchanged", out)
+        # Any write to the directory moves its contextCSN: the next full run
+        # lists, even when the change is outside the accounts' scope.
+        ldap_modify("A", f"dn: {LDAP['LDAP_A_PEOPLE']}\nchangetype: modify\n"
+                         f"replace: description\ndescription: Personnes\n")
         _, out, _ = sync(STRASBOURG, "--full")
         c = counts(out)
         self.assertEqual((c["created"], c["updated"], c["disabled"], c["re-enabled"]),
                          (0, 0, 0, 0))
+        self.assertGreater(c["seen"], len(REGULAR_A))
+        # Other settings: a run with another filter lists.
+        configure(STRASBOURG, "--filter", "(&(objectClass=eduPerson)(uid=*))")
+        _, out, _ = sync(STRASBOURG, "--full")
+        self.assertIn("seen", out)
+        configure(STRASBOURG)
+        _, out, _ = sync(STRASBOURG, "--full")
+        self.assertIn("seen", out)
+        _, out, _ = sync(STRASBOURG, "--full")
+        self.assertIn("unchanged", out)
+        # A listing that skipped an entry for a login held by another account
+        # leaves no digest: its outcome depends on other establishments.
+        etab = ids()[0][STRASBOURG]
+        for entries, skipped, kept in (('[{"dn": "x", "reason": "login_taken"}]', 1, False),
+                                       ('[{"dn": "x", "reason": "missing_mail"}]', 2, False),
+                                       ('[{"dn": "x", "reason": "missing_mail"}]', 1, True)):
+            run = query("INSERT INTO dadm.directory_run (etab_id, mode, status, started_at,"
+                        " skipped, skipped_entries) VALUES (%s, 'full', 'succeeded', now(), %s,"
+                        " %s) RETURNING id", etab, skipped, entries)[0][0]
+            query("SELECT dadm.ldap_listed(%s, %s, 'csn', 'fingerprint')", etab, run)
+            self.assertEqual(query("SELECT listing_digest IS NOT NULL FROM"
+                                   " dadm.etab_directory_state WHERE etab_id = %s", etab)[0][0],
+                             kept, entries)
+        _, out, _ = sync(STRASBOURG, "--full")
+        self.assertIn("seen", out)
 
     def test_04_first_incremental_then_exactly_the_changes(self):
         _, out, _ = sync(STRASBOURG)
