@@ -916,9 +916,9 @@ static dadm_err plan(db *d, arena *a, const json_t *body, da_op op, const locked
                      const char **detail)
 {
     da_actor actor = (da_actor)l->actor;
-    const char *m = unknown_key(a, body, ops[op].keys);
-    if (m)
-        return fail(detail, DADM_E_INVALID, m);
+    /* Who may act comes first; the fields are checked once the action is
+     * possible. */
+    const char *unknown = unknown_key(a, body, ops[op].keys), *m;
     fx->kind = op == DA_OP_NOTE ? "internal_note" : da_action_name(ops[op].action);
 
     /* Outside the table: who alone may, on an open DA (notes: always). */
@@ -928,6 +928,8 @@ static dadm_err plan(db *d, arena *a, const json_t *body, da_op op, const locked
             return fail(detail, DADM_E_FORBIDDEN, refusal_text(actor));
         if (op != DA_OP_NOTE && da_status_closed(l->status))
             return not_now(a, l, detail);
+        if (unknown)
+            return fail(detail, DADM_E_INVALID, unknown);
         if (op == DA_OP_COMPLEMENT || op == DA_OP_NOTE) {
             fx->kind = op == DA_OP_NOTE ? "internal_note" : "complement";
             fx->internal = op == DA_OP_NOTE;
@@ -945,6 +947,8 @@ static dadm_err plan(db *d, arena *a, const json_t *body, da_op op, const locked
         return fail(detail, DADM_E_FORBIDDEN, refusal_text(actor));
     fx->action = ops[op].action;
     if (op == DA_OP_MOVE) {
+        if (unknown)
+            return fail(detail, DADM_E_INVALID, unknown);
         const char *to = NULL, *to_sub = NULL;
         if ((m = text_field(a, body, "status", "Le statut", 3, true, false, &to)) ||
             (m = text_field(a, body, "sub_status", "Le sous-statut", 3, false, false, &to_sub)))
@@ -978,6 +982,8 @@ static dadm_err plan(db *d, arena *a, const json_t *body, da_op op, const locked
     fx->move = da_lifecycle_target(actor, ops[op].action, l->status, l->sub);
     if (!fx->move)
         return not_now(a, l, detail);
+    if (unknown)
+        return fail(detail, DADM_E_INVALID, unknown);
     switch (op) {
     case DA_OP_REFUSAL:
         m = text_field(a, body, "motive", "Le motif du refus", DA_MOTIVE_MAX, true, true,
