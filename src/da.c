@@ -260,7 +260,6 @@ dadm_err da_events(db *d, arena *a, const auth_principal *who, int64_t number, j
 dadm_err da_list(db *d, arena *a, const auth_principal *who, const da_filter *f, json_t **items,
                  long *total, const char **detail)
 {
-    (void)who;
     *items = NULL;
     *total = 0;
     if (f->status && da_status_parse(f->status) < 0)
@@ -275,17 +274,46 @@ dadm_err da_list(db *d, arena *a, const auth_principal *who, const da_filter *f,
         if (PQntuples(r) != 1)
             return fail(detail, DADM_E_INVALID, "Le paramètre product ne désigne aucun produit.");
     }
-    const char *params[] = {f->status, f->product, id_text(a, f->etab_id),
-                            arena_printf(a, "%ld", f->limit), arena_printf(a, "%ld", f->offset)};
+    /* The caller's scope, from the principal: the list is narrowed in C as
+     * well as by row-level security. */
+    GString *corr = g_string_new("{"), *cons = g_string_new("{"), *ctor = g_string_new("{");
+    for (size_t i = 0; i < who->n_grants; i++) {
+        const auth_grant *g = &who->grants[i];
+        if (g->role == AUTH_ROLE_CORRESPONDENT)
+            g_string_append_printf(corr, "%s\"%lld:%lld\"", corr->len > 1 ? "," : "",
+                                   (long long)g->etab_id, (long long)g->product_id);
+        else if (g->role == AUTH_ROLE_CONSULTANT)
+            g_string_append_printf(cons, "%s%lld", cons->len > 1 ? "," : "",
+                                   (long long)g->product_id);
+        else if (g->role == AUTH_ROLE_CONTRACTOR_CONSULTANT)
+            g_string_append_printf(ctor, "%s\"%lld:%lld\"", ctor->len > 1 ? "," : "",
+                                   (long long)g->contractor_id, (long long)g->product_id);
+    }
+    g_string_append_c(corr, '}');
+    g_string_append_c(cons, '}');
+    g_string_append_c(ctor, '}');
+    const char *params[] = {f->status,
+                            f->product,
+                            id_text(a, f->etab_id),
+                            take_text(a, corr),
+                            take_text(a, cons),
+                            take_text(a, ctor),
+                            arena_printf(a, "%ld", f->limit),
+                            arena_printf(a, "%ld", f->offset)};
+    if (!params[3] || !params[4] || !params[5] || !params[6] || !params[7])
+        return DADM_E_NOMEM;
     const char *where = " WHERE ($1::dadm.da_status IS NULL OR d.status = $1)"
                         " AND ($2::text IS NULL OR p.code = $2)"
-                        " AND ($3::bigint IS NULL OR d.etab_id = $3)";
+                        " AND ($3::bigint IS NULL OR d.etab_id = $3)"
+                        " AND ((d.etab_id || ':' || d.product_id) = ANY ($4::text[])"
+                        " OR d.product_id = ANY ($5::bigint[])"
+                        " OR (d.contractor_id || ':' || d.product_id) = ANY ($6::text[]))";
     PGresult *r = db_exec(d, a,
                           arena_printf(a,
                                        "SELECT x.*, count(*) OVER () AS total FROM (%s%s) x"
-                                       " ORDER BY x.number DESC LIMIT $4 OFFSET $5",
+                                       " ORDER BY x.number DESC LIMIT $7 OFFSET $8",
                                        DA_SELECT, where),
-                          5, params, &e);
+                          8, params, &e);
     if (!r)
         return e;
     if (PQntuples(r) > 0) {
@@ -296,7 +324,7 @@ dadm_err da_list(db *d, arena *a, const auth_principal *who, const da_filter *f,
                                            "SELECT count(*) FROM dadm.da d"
                                            " JOIN dadm.product p ON p.id = d.product_id%s",
                                            where),
-                              3, params, &e);
+                              6, params, &e);
         if (!c)
             return e;
         *total = strtol(PQgetvalue(c, 0, 0), NULL, 10);

@@ -254,6 +254,18 @@ class FilingTest(Case):
                                   {}).status, 200)
         file_da("bruno.keller", product="sifac", domain="technique", version="V5.0")
 
+    def test_no_validated_version(self):
+        owner("UPDATE dadm.installation SET version_id = NULL WHERE etab_id = %s"
+              " AND product_id = %s", (ids()[0][STRASBOURG], ids()[1]["sifac"]))
+        try:
+            self.problem(call("POST", "/das", "bruno.keller",
+                              filing("fanny.leroy", domain="technique")), 409,
+                         "n'a pas de version installée validée pour Sifac")
+        finally:
+            owner("UPDATE dadm.installation SET version_id = (SELECT id FROM dadm.version"
+                  " WHERE label = 'V5.0') WHERE etab_id = %s AND product_id = %s",
+                  (ids()[0][STRASBOURG], ids()[1]["sifac"]))
+
     def test_unknown_product_and_domain(self):
         self.problem(call("POST", "/das", "alice.martin", filing(product="nope")), 422,
                      "Ce produit n'existe pas.")
