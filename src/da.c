@@ -978,8 +978,8 @@ static dadm_err plan(db *d, arena *a, const json_t *body, da_op op, const locked
         if (unknown)
             return fail(detail, DADM_E_INVALID, unknown);
         const char *to = NULL, *to_sub = NULL;
-        if ((m = text_field(a, body, "status", "Le statut", 3, true, false, &to)) ||
-            (m = text_field(a, body, "sub_status", "Le sous-statut", 3, false, false, &to_sub)))
+        if ((m = text_field(a, body, "status", "Le statut", 10, true, false, &to)) ||
+            (m = text_field(a, body, "sub_status", "Le sous-statut", 10, false, false, &to_sub)))
             return fail(detail, DADM_E_INVALID, m);
         int s = da_status_parse(to), sub = da_sub_parse(to_sub);
         if (s < 0)

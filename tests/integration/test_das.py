@@ -513,8 +513,11 @@ class LifecycleTest(Case):
         n = file_da()["number"]
         self.problem(act(n, "moves", "hugo.bernard", {"status": "INT", "motive": "x"}), 422)
         self.problem(act(n, "moves", "hugo.bernard", {"status": "ABN"}), 409)
-        self.problem(act(n, "moves", "hugo.bernard", {"status": "XYZ"}), 422,
-                     "Ce statut n'existe pas.")
+        for bad in ("XYZ", "ect", "EXTERNE"):
+            self.problem(act(n, "moves", "hugo.bernard", {"status": bad}), 422,
+                         "Ce statut n'existe pas.")
+        self.problem(act(n, "moves", "hugo.bernard", {"status": "INT", "sub_status": "EC"}), 422,
+                     "Ce sous-statut n'existe pas pour ce statut")
         da = self.moved(n, "moves", "hugo.bernard", {"status": "REM"}, "REM")
         self.assertIsNotNone(da["closed_at"])
 
