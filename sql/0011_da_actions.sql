@@ -55,11 +55,11 @@ $$;
 -- agency accounts a correspondent cannot read, hence SECURITY DEFINER; it
 -- answers only a correspondent of that establishment and product.
 CREATE FUNCTION dadm.da_pick_consultant(p_etab bigint, p_product bigint, p_nature dadm.nature)
-RETURNS TABLE (account_id bigint, name text, email text)
+RETURNS TABLE (account_id bigint, name text)
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, dadm
 AS $$
-    SELECT a.id, trim(a.given_name || ' ' || a.family_name), a.email
+    SELECT a.id, trim(a.given_name || ' ' || a.family_name)
       FROM dadm.account a
       JOIN dadm."grant" g ON g.account_id = a.id AND g.role = 'consultant'
                           AND g.product_id = p_product
