@@ -24,6 +24,21 @@ dadm_err api_change_withdraw(http_req *r);
 dadm_err api_change_file(http_req *r);
 dadm_err api_directory_runs_list(http_req *r);
 dadm_err api_directory_run_get(http_req *r);
+/* Assistance requests (api_das.c). */
+dadm_err api_das_file(http_req *r);
+dadm_err api_das_list(http_req *r);
+dadm_err api_da_get(http_req *r);
+dadm_err api_da_events(http_req *r);
+dadm_err api_da_complement(http_req *r);
+dadm_err api_da_question(http_req *r);
+dadm_err api_da_answer(http_req *r);
+dadm_err api_da_solution(http_req *r);
+dadm_err api_da_validation(http_req *r);
+dadm_err api_da_refusal(http_req *r);
+dadm_err api_da_note(http_req *r);
+dadm_err api_da_move(http_req *r);
+dadm_err api_da_requalification(http_req *r);
+dadm_err api_da_externalisation(http_req *r);
 
 /* Logging in and out (api_auth.c). Shared with the SSO handlers. */
 

@@ -91,7 +91,7 @@ SELECT e.id, p.id, i.mode::dadm.install_mode, v.id, i.series, i.os, i.db
   JOIN dadm.product p ON p.code = i.product
   JOIN dadm.version v ON v.product_id = p.id AND v.label = i.version;
 
-INSERT INTO dadm.contractor (name) VALUES ('Prestatech');
+INSERT INTO dadm.contractor (name) VALUES ('Prestatech'), ('Infogestion');
 
 INSERT INTO dadm.account (etab_id, contractor_id, login, given_name, family_name, email, phone,
                           password_hash)
@@ -108,7 +108,10 @@ SELECT e.id, k.id, a.login, a.given, a.family, a.email, a.phone,
     (NULL, NULL, 'ines.petit', 'Inès', 'Petit', 'ines.petit@amue.fr', NULL),
     (NULL, NULL, 'julie.moreau', 'Julie', 'Moreau', 'julie.moreau@amue.fr', NULL),
     (NULL, NULL, 'karim.fontaine', 'Karim', 'Fontaine', 'karim.fontaine@amue.fr', NULL),
-    (NULL, 'Prestatech', 'louis.garnier', 'Louis', 'Garnier', 'louis.garnier@prestatech.fr', NULL))
+    (NULL, 'Prestatech', 'louis.garnier', 'Louis', 'Garnier', 'louis.garnier@prestatech.fr', NULL),
+    (NULL, NULL, 'marc.dubois', 'Marc', 'Dubois', 'marc.dubois@amue.fr', NULL),
+    (NULL, NULL, 'nadia.lambert', 'Nadia', 'Lambert', 'nadia.lambert@amue.fr', NULL),
+    (NULL, 'Infogestion', 'olivier.masson', 'Olivier', 'Masson', 'olivier.masson@infogestion.fr', NULL))
     AS a(uai, contractor, login, given, family, email, phone)
   LEFT JOIN dadm.etab e ON e.uai = a.uai
   LEFT JOIN dadm.contractor k ON k.name = a.contractor;
@@ -129,7 +132,85 @@ SELECT a.id, g.role::dadm.role, g.nature::dadm.nature, p.id,
     ('ines.petit', 'consultant', 'technique', 'sifac'),
     ('julie.moreau', 'validator', NULL, NULL),
     ('karim.fontaine', 'admin', NULL, NULL),
-    ('louis.garnier', 'contractor_consultant', 'fonctionnel', 'apogee'))
+    ('louis.garnier', 'contractor_consultant', 'fonctionnel', 'apogee'),
+    ('marc.dubois', 'consultant', 'technique', 'apogee'),
+    ('nadia.lambert', 'consultant', 'fonctionnel', 'sifac'),
+    ('olivier.masson', 'contractor_consultant', 'fonctionnel', 'apogee'))
     AS g(login, role, nature, product)
   JOIN dadm.account a ON a.login = g.login
   LEFT JOIN dadm.product p ON p.code = g.product;
+
+-- Demo assistance requests in a few statuses, with their threads. Numbers
+-- come from dadm.da_number_seq like filed ones.
+CREATE TEMPORARY TABLE demo_da ON COMMIT DROP AS
+SELECT x.* FROM (VALUES
+    (1, '0673021V', 'apogee', 'inscriptions', 'bloquant', 'alice.martin', 'hugo.bernard', 'ECT',
+     NULL, 'Échec de la réinscription en ligne des doublants',
+     'Message ORA-01403 à la validation de l''étape 4 pour les étudiants doublants de L1.',
+     'ORA-01403', NULL),
+    (2, '0673021V', 'apogee', 'resultats', 'non_bloquant', 'alice.martin', 'hugo.bernard', 'ARS',
+     NULL, 'Calcul des mentions au jury de licence',
+     'La mention n''apparaît pas sur le PV de jury pour les parcours aménagés.', NULL, NULL),
+    (3, '0673021V', 'sifac', 'technique', 'non_bloquant', 'bruno.keller', 'ines.petit', 'TER',
+     NULL, 'Lenteur des éditions budgétaires après la montée en V5.0',
+     'Les éditions FMAVCR01 prennent plus de 10 minutes depuis la montée de version.', NULL,
+     NULL),
+    (4, '0440984F', 'sifac', 'budget', 'bloquant', 'fanny.leroy', 'nadia.lambert', 'AVS', NULL,
+     'Dépassement de budget bloquant sur convention',
+     'Message FMAVC005 à la saisie d''une commande sur une convention pourtant dotée.',
+     'FMAVC005', NULL),
+    (5, '0673021V', 'apogee', 'technique', 'non_bloquant', 'bruno.keller', 'marc.dubois', 'DEV',
+     'EC', 'Batch de purge des dossiers : verrou sur la table IND_BAC',
+     'Le batch de purge bloque les inscriptions administratives pendant son exécution.', NULL,
+     NULL),
+    (6, '0860856N', 'sifac', 'technique', 'non_bloquant', 'emma.girard', 'ines.petit', 'ECT',
+     NULL, 'Connexion au serveur de télé-service refusée',
+     'Le portail du télé-service renvoie une erreur 502 depuis ce matin.', NULL, NULL))
+    AS x(k, uai, product, domain, priority, filer, consultant, status, sub, title, description,
+         message_code, contractor);
+
+INSERT INTO dadm.da (etab_id, product_id, installation_id, version_label, priority, domain_id,
+                     nature, title, description, message_code, status, sub_status, filer_id,
+                     consultant_id, published, created_at, updated_at, status_since, closed_at)
+SELECT e.id, p.id, i.id, v.label, x.priority::dadm.da_priority, d.id, d.nature, x.title,
+       x.description, x.message_code, x.status::dadm.da_status, x.sub, f.id, c.id,
+       x.status = 'TER', now() - (7 - x.k) * interval '1 day', now() - interval '1 hour',
+       now() - interval '1 hour', CASE WHEN x.status = 'TER' THEN now() - interval '1 hour' END
+  FROM demo_da x
+  JOIN dadm.etab e ON e.uai = x.uai
+  JOIN dadm.product p ON p.code = x.product
+  JOIN dadm.installation i ON i.etab_id = e.id AND i.product_id = p.id
+  JOIN dadm.version v ON v.id = i.version_id
+  JOIN dadm.domain d ON d.product_id = p.id AND d.code = x.domain
+  JOIN dadm.account f ON f.login = x.filer
+  JOIN dadm.account c ON c.login = x.consultant
+ ORDER BY x.k;
+
+INSERT INTO dadm.da_event (etab_id, da_id, at, author_id, kind, from_status, to_status, body,
+                           detail)
+SELECT da.etab_id, da.id, da.created_at, da.filer_id, 'filed'::dadm.da_event_kind,
+       'NEW'::dadm.da_status, 'ECT'::dadm.da_status, NULL, '{}'::jsonb
+  FROM dadm.da da
+UNION ALL
+SELECT da.etab_id, da.id, da.created_at, da.filer_id, 'assignment', NULL, NULL, NULL,
+       jsonb_build_object('consultant_id', da.consultant_id)
+  FROM dadm.da da
+UNION ALL
+SELECT da.etab_id, da.id, da.updated_at, da.consultant_id,
+       CASE da.status WHEN 'ARS' THEN 'question' WHEN 'AVS' THEN 'solution'
+                      ELSE 'status' END::dadm.da_event_kind,
+       'ECT'::dadm.da_status, da.status, CASE da.status
+           WHEN 'ARS' THEN 'Pouvez-vous joindre la décomposition du diplôme concerné ?'
+           WHEN 'AVS' THEN 'Vérifiez la ligne budgétaire de la convention (transaction FMBB) : '
+                           'le disponible est porté par le centre financier parent.' END,
+       '{}'
+  FROM dadm.da da WHERE da.status IN ('ARS', 'AVS')
+UNION ALL
+SELECT da.etab_id, da.id, da.updated_at - interval '1 day', da.consultant_id, 'solution', 'ECT',
+       'AVS', 'Recalculer les statistiques de la base HANA puis relancer les éditions.', '{}'
+  FROM dadm.da da WHERE da.status = 'TER'
+UNION ALL
+SELECT da.etab_id, da.id, da.updated_at, da.filer_id, 'validation', 'AVS', 'TER', NULL, '{}'
+  FROM dadm.da da WHERE da.status = 'TER';
+UPDATE dadm.da_event ev SET to_sub = da.sub_status
+  FROM dadm.da da WHERE ev.da_id = da.id AND ev.kind = 'status' AND da.sub_status IS NOT NULL;

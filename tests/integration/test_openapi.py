@@ -9,7 +9,7 @@ import unittest
 import jsonschema
 import yaml
 
-from harness import Daemon, SRC, ids, session, POITIERS, STRASBOURG
+from harness import Daemon, SRC, connect, ids, session, POITIERS, STRASBOURG
 
 SPEC_PATH = os.path.join(SRC, "docs", "openapi.yaml")
 ROUTES_PATH = os.path.join(SRC, "src", "routes.c")
@@ -149,6 +149,55 @@ class ConformanceTest(unittest.TestCase):
         for method, path, actual, login, status in cases:
             with self.subTest(method=method, path=actual or path, login=login):
                 check(self, method, path, actual, login, status)
+
+    def test_assistance_requests(self):
+        body = {"product": "apogee", "priority": "bloquant", "domain": "technique",
+                "version": "6.40.10", "title": "Conformité", "description": "OpenAPI",
+                "internal_ref": "REF-1", "message_code": "ORA-1"}
+        n = check(self, "POST", "/api/v1/das", None, "bruno.keller", 201, body).json()["number"]
+        check(self, "POST", "/api/v1/das", None, "bruno.keller", 422, dict(body, title=""))
+        check(self, "POST", "/api/v1/das", None, "hugo.bernard", 403, body)
+        check(self, "POST", "/api/v1/das", None, "denis.roux", 422,
+              dict(body, version="6.40.00", domain="inscriptions"))
+        one = "/api/v1/das/{number}"
+        cases = [
+            ("GET", "/api/v1/das", None, "alice.martin", 200),
+            ("GET", "/api/v1/das", "/api/v1/das?status=NOPE", "alice.martin", 422),
+            ("GET", "/api/v1/das", None, None, 401),
+            ("GET", one, f"/api/v1/das/{n}", "alice.martin", 200),
+            ("GET", one, f"/api/v1/das/{n}", "denis.roux", 404),
+            ("GET", one + "/events", f"/api/v1/das/{n}/events", "marc.dubois", 200),
+            ("GET", one + "/events", f"/api/v1/das/{n}/events", "alice.martin", 200),
+        ]
+        for method, path, actual, login, status in cases:
+            with self.subTest(method=method, path=actual or path, login=login):
+                check(self, method, path, actual, login, status)
+        c = connect("dadm_owner")
+        with c, c.cursor() as cur:
+            cur.execute("SELECT id FROM dadm.contractor WHERE name = 'Prestatech'")
+            prestatech = cur.fetchone()[0]
+        c.close()
+        steps = [
+            ("notes", "marc.dubois", {"body": "Interne"}, 200),
+            ("complements", "alice.martin", {"body": "Précision"}, 200),
+            ("requalification", "marc.dubois", {"priority": "non_bloquant"}, 200),
+            ("answers", "alice.martin", {"body": "x"}, 409),
+            ("questions", "marc.dubois", {"body": "Question ?"}, 200),
+            ("answers", "bruno.keller", {"body": "Réponse"}, 200),
+            ("moves", "marc.dubois", {"status": "INT"}, 200),
+            ("externalisation", "marc.dubois", {"contractor": prestatech}, 200),
+            ("solutions", "louis.garnier", {"body": "Solution"}, 200),
+            ("solutions", "marc.dubois", {}, 200),
+            ("refusal", "alice.martin", {"motive": "Non"}, 200),
+            ("solutions", "marc.dubois", {"body": "Autre solution"}, 200),
+            ("validation", "alice.martin", {}, 200),
+            ("moves", "marc.dubois", {"status": "INT"}, 409),
+        ]
+        for action, login, body, status in steps:
+            with self.subTest(action=action, login=login):
+                check(self, "POST", one + "/" + action, f"/api/v1/das/{n}/{action}", login,
+                      status, body)
+        check(self, "GET", one + "/events", f"/api/v1/das/{n}/events", "marc.dubois", 200)
 
 
 if __name__ == "__main__":
