@@ -654,15 +654,15 @@ dadm_err api_da_consent_grant(http_req *r)
         g_date_time_unref(u);
     if (!parsed)
         return http_fail(r, DADM_E_INVALID, window_rule);
-    const char *p[] = {id, from, until, i64s(r->a, r->who->account_id),
-                       G_STRINGIFY(CONSENT_MAX_DAYS)};
+    const char *p[] = {id, from, until, i64s(r->a, r->who->account_id)};
     if (!p[3])
         return DADM_E_NOMEM;
+    const char *pw[] = {from, until, G_STRINGIFY(CONSENT_MAX_DAYS)};
     PGresult *ok =
         db_exec(r->db, r->a,
-                "SELECT $2::timestamptz < $3::timestamptz AND $3::timestamptz > now()"
-                " AND $3::timestamptz - $2::timestamptz <= make_interval(days => $5::int)",
-                5, p, &e);
+                "SELECT $1::timestamptz < $2::timestamptz AND $2::timestamptz > now()"
+                " AND $2::timestamptz - $1::timestamptz <= make_interval(days => $3::int)",
+                3, pw, &e);
     if (!ok)
         return e == DADM_E_INVALID ? http_fail(r, e, window_rule) : e;
     if (strcmp(PQgetvalue(ok, 0, 0), "t") != 0)
