@@ -157,10 +157,10 @@ static dadm_err scan(http_req *r, const da_ref *da, const multipart_part *f, con
         return DADM_OK;
     if (v == CLAMD_ERROR) {
         log_kv(LOG_ERROR, "clamd.error", "rid", r->rid, "detail", detail, NULL);
-        return http_refuse(r, DADM_E_UNAVAILABLE,
-                           "L'analyse antivirus des pièces jointes est momentanément "
-                           "indisponible ; réessayez dans quelques minutes.",
-                           30);
+        r->retry_after = 30;
+        return http_fail(r, DADM_E_UNAVAILABLE,
+                         "L'analyse antivirus des pièces jointes est momentanément "
+                         "indisponible ; réessayez dans quelques minutes.");
     }
     log_kv(LOG_WARN, "da.attachment_infected", "rid", r->rid, "signature", detail, NULL);
     json_t *aud = db_json_own(
