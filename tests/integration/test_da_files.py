@@ -218,10 +218,10 @@ def setUpModule():
 
 
 def tearDownModule():
-    if d:
-        d.stop()
     if clamd:
         clamd.stop()
+    # a clean exit (0): under the sanitizers, no leak and no error report
+    assert d is None or d.stop() == 0, d.read_log()[-3000:]
 
 
 class UploadTest(unittest.TestCase):
@@ -302,10 +302,15 @@ class UploadTest(unittest.TestCase):
         data = headers_only(f"/api/v1/das/{number}/attachments", MAX + 200000)
         self.assertTrue(data.startswith(b"HTTP/1.1 413"), data[:100])
         self.assertIn("taille maximale autorisée pour une pièce jointe".encode(), data)
-        # exactly the cap is accepted
-        r = upload(number, PNG + bytes(MAX - len(PNG)), login="alice.martin")
+        # exactly the cap is accepted, and comes back whole
+        data = PNG + os.urandom(MAX - len(PNG))
+        r = upload(number, data, login="alice.martin")
         self.assertEqual(r.status, 201, r.body[:300])
         self.assertEqual(r.json()["size"], MAX)
+        g = get(r.header("Location"), login="hugo.bernard")
+        self.assertEqual((g.status, len(g.body)), (200, MAX))
+        self.assertEqual(hashlib.sha256(g.body).hexdigest(), r.json()["sha256"])
+        self.assertEqual(g.body, data)
         self.assertEqual(self.count(number), 1)
         # other routes keep [http] max_body_bytes
         data = headers_only(f"/api/v1/das/{number}/consents", (1 << 20) + 1,
@@ -496,7 +501,7 @@ class ClamdTest(unittest.TestCase):
         try:
             fn(dm)
         finally:
-            dm.stop()
+            self.assertEqual(dm.stop(), 0, dm.read_log()[-3000:])
 
     def test_infected_refused_clean_stored_tcp(self):
         number = new_da(STRASBOURG, "apogee", "alice.martin")
@@ -640,6 +645,27 @@ class ConsentTest(unittest.TestCase):
         for login, status in (("emma.girard", 200), (W["poit"], 200), ("ines.petit", 200),
                               ("denis.roux", 404), ("hugo.bernard", 404)):
             self.assertEqual(get(self.base, login=login).status, status, login)
+
+    def test_database_role_alone(self):
+        """Row-level security without the C checks: the other sifac
+        correspondent of Poitiers sees the request but cannot decide it."""
+        c = self.ask().json()
+        conn = connect("dadm_app")
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT dadm.begin_request(decode(%s, 'hex'))",
+                            (hashlib.sha256(tok(W["poit"]).encode()).hexdigest(),))
+                cur.execute("SELECT count(*) FROM dadm.consent WHERE id = %s", (c["id"],))
+                self.assertEqual(cur.fetchone()[0], 1)
+                cur.execute("UPDATE dadm.consent SET status = 'refused', decided_by = %s,"
+                            " decided_at = now(), motive = 'non' WHERE id = %s",
+                            (account_id(W["poit"]), c["id"]))
+                self.assertEqual(cur.rowcount, 0)
+            conn.rollback()
+        finally:
+            conn.close()
+        self.assertEqual(one("SELECT status::text FROM dadm.consent WHERE id = %s", (c["id"],)),
+                         "pending")
 
     def test_window_validation(self):
         c = self.ask().json()
