@@ -149,13 +149,19 @@ static dadm_err classify(db *d, const PGresult *r)
 
 PGresult *db_exec(db *d, arena *a, const char *sql, int n, const char *const *params, dadm_err *err)
 {
+    return db_exec_bin(d, a, sql, n, params, NULL, NULL, 0, err);
+}
+
+PGresult *db_exec_bin(db *d, arena *a, const char *sql, int n, const char *const *params,
+                      const int *lengths, const int *formats, int result_format, dadm_err *err)
+{
     dadm_err e = db_ensure(d);
     if (e != DADM_OK) {
         if (err)
             *err = e;
         return NULL;
     }
-    PGresult *r = PQexecParams(d->conn, sql, n, NULL, params, NULL, NULL, 0);
+    PGresult *r = PQexecParams(d->conn, sql, n, NULL, params, lengths, formats, result_format);
     ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
         if (arena_defer(a, clear_result, r) != 0) {

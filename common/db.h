@@ -34,6 +34,12 @@ PGconn *db_conn(db *d);
  * check constraints and bad data, DADM_E_INTERNAL otherwise. */
 PGresult *db_exec(db *d, arena *a, const char *sql, int n, const char *const *params,
                   dadm_err *err);
+/* db_exec with binary parameters and results, for file contents: a
+ * parameter i with formats[i] == 1 is lengths[i] raw bytes (formats and
+ * lengths may be NULL: all text); result_format 1 returns every column in
+ * binary (bytea as its raw bytes). */
+PGresult *db_exec_bin(db *d, arena *a, const char *sql, int n, const char *const *params,
+                      const int *lengths, const int *formats, int result_format, dadm_err *err);
 /* Integer value of a cell: 0 for SQL NULL or a value that is not an integer. */
 int64_t db_i64(const PGresult *r, int row, int col);
 /* The SQLSTATE of the last failed statement ("" when none). */

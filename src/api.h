@@ -23,6 +23,14 @@ dadm_err api_change_refuse(http_req *r);
 dadm_err api_change_withdraw(http_req *r);
 dadm_err api_change_file(http_req *r);
 dadm_err api_directory_runs_list(http_req *r);
+/* Attachments and production-access consents of DAs (api_da_files.c). */
+dadm_err api_da_attachment_upload(http_req *r);
+dadm_err api_da_attachments_list(http_req *r);
+dadm_err api_da_attachment_get(http_req *r);
+dadm_err api_da_consents_list(http_req *r);
+dadm_err api_da_consent_request(http_req *r);
+dadm_err api_da_consent_grant(http_req *r);
+dadm_err api_da_consent_refuse(http_req *r);
 dadm_err api_directory_run_get(http_req *r);
 /* Assistance requests (api_das.c). */
 dadm_err api_das_file(http_req *r);

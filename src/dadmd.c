@@ -76,6 +76,13 @@ int main(int argc, char **argv)
         .connection_timeout =
             (unsigned)conf_int(c, "http", "connection_timeout_seconds", 30, 1, 3600, &ok),
     };
+    s.attachment_max_bytes =
+        (size_t)conf_int(c, "attachments", "max_bytes", 20971520, 1, 1L << 30, &ok);
+    /* The multipart envelope of one file: boundaries and part headers. */
+    s.max_upload_body = s.attachment_max_bytes + 65536;
+    const char *clamd = conf_str(c, "clamd", "address", "");
+    s.clamd_address = clamd && *clamd ? clamd : NULL;
+    s.clamd_timeout = (unsigned)conf_int(c, "clamd", "timeout_seconds", 30, 1, 600, &ok);
     if (!ok) {
         log_kv(LOG_ERROR, "config.invalid", "detail", "a numeric key is out of range", NULL);
         goto out;

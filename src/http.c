@@ -107,6 +107,11 @@ dadm_err http_json_body(http_req *r, json_t **out)
     return DADM_OK;
 }
 
+const char *http_request_header(http_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
 dadm_err http_require_person(http_req *r)
 {
     if (!r->who || r->who->level == AUTH_LEVEL_ANONYMOUS)

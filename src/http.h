@@ -73,6 +73,10 @@ typedef dadm_err (*http_handler)(http_req *r);
 /* No CSRF token required with the cookie: login forms and the SSO endpoints,
  * which have no session yet and protect themselves (see README, CSRF). */
 #define ROUTE_NO_CSRF 4u
+/* The body is a file upload: its cap is server_settings.max_upload_body
+ * ([attachments] max_bytes and room for the multipart envelope), not
+ * [http] max_body_bytes. */
+#define ROUTE_UPLOAD 8u
 
 /* Sets a JSON reply; takes the reference to `body`. Returns DADM_OK, or
  * DADM_E_NOMEM when body is NULL (allocation failed upstream). */
@@ -118,6 +122,9 @@ dadm_err http_param_id(http_req *r, int i, int64_t *out);
  * detail naming the line) when it is not a JSON object, has duplicate keys
  * or is nested too deep. *out is owned by the request's arena. */
 dadm_err http_json_body(http_req *r, json_t **out);
+
+/* Value of request header `name` (case-insensitive), or NULL. */
+const char *http_request_header(http_req *r, const char *name);
 
 /* Requires a level-2 (personal) principal: DADM_E_UNAUTHENTICATED for
  * anonymous callers, DADM_E_FORBIDDEN for product readers. */

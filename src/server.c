@@ -30,6 +30,7 @@ struct req_ctx {
     size_t route;
     char *body;
     size_t body_len, body_cap;
+    size_t max_body; /* this route's cap: [http] max_body_bytes, or the upload cap */
     bool too_large;
     bool counted;
 };
@@ -39,6 +40,31 @@ static double elapsed(const struct timespec *t0)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* The body cap of the route `method path` answers: upload routes take a
+ * file of up to [attachments] max_bytes plus its multipart envelope. */
+static size_t route_body_cap(const struct server *s, const char *method, const char *path)
+{
+    size_t caps[ROUTER_MAX_CAPTURES][2];
+    char allow[64];
+    int idx = router_match(routes_table, routes_count, sizeof(route), method, path, caps, allow,
+                           sizeof(allow));
+    if (idx >= 0 && (routes_table[idx].flags & ROUTE_UPLOAD))
+        return s->set.max_upload_body;
+    return s->set.max_body;
+}
+
+/* The French detail of a 413 on this request. */
+static const char *too_large_detail(const struct req_ctx *x, const struct server *s)
+{
+    if (x->max_body == s->set.max_body)
+        return "Le contenu de la requête dépasse la taille autorisée.";
+    const char *d = arena_printf(x->r.a,
+                                 "Le fichier dépasse la taille maximale autorisée pour une pièce "
+                                 "jointe (%zu octets).",
+                                 s->set.attachment_max_bytes);
+    return d ? d : "Le fichier dépasse la taille maximale autorisée pour une pièce jointe.";
 }
 
 static void add_common_headers(struct MHD_Response *resp, const struct req_ctx *x,
@@ -233,7 +259,7 @@ static enum MHD_Result dispatch(struct server *s, struct req_ctx *x, struct MHD_
 {
     http_req *r = &x->r;
     if (x->too_large) {
-        r->detail = "Le contenu de la requête dépasse la taille autorisée.";
+        r->detail = too_large_detail(x, s);
         return send_problem(c, x, DADM_E_TOO_LARGE, NULL);
     }
     size_t caps[ROUTER_MAX_CAPTURES][2];
@@ -324,11 +350,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             x->r.detail = "Les en-têtes de la requête dépassent la taille autorisée.";
             return send_problem(c, x, DADM_E_HEADERS_TOO_LARGE, NULL);
         }
+        x->max_body = route_body_cap(s, method, url);
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         int64_t len = 0;
-        if (cl && util_parse_i64(cl, &len) && len > (int64_t)s->set.max_body) {
+        if (cl && util_parse_i64(cl, &len) && len > (int64_t)x->max_body) {
             x->too_large = true;
-            x->r.detail = "Le contenu de la requête dépasse la taille autorisée.";
+            x->r.detail = too_large_detail(x, s);
             return send_problem(c, x, DADM_E_TOO_LARGE, NULL);
         }
         return MHD_YES;
@@ -338,7 +365,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_data_size = 0;
         if (x->too_large)
             return MHD_YES;
-        if (n > s->set.max_body - x->body_len) {
+        if (n > x->max_body - x->body_len) {
             /* Chunked bodies have no Content-Length: the cap applies here. */
             x->too_large = true;
             free(x->body);
@@ -348,8 +375,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         if (x->body_len + n + 1 > x->body_cap) {
             size_t cap = (x->body_len + n + 1) * 2;
-            if (cap > s->set.max_body + 1)
-                cap = s->set.max_body + 1;
+            if (cap > x->max_body + 1)
+                cap = x->max_body + 1;
             char *nb = realloc(x->body, cap);
             if (!nb)
                 return MHD_NO;

@@ -15,6 +15,7 @@ typedef struct {
     unsigned threads;
     const char *db_conninfo;
     size_t max_body;         /* bytes */
+    size_t max_upload_body;  /* bytes, for ROUTE_UPLOAD routes: a file and its envelope */
     size_t max_headers;      /* bytes, all header lines together */
     unsigned shutdown_grace; /* seconds to let in-flight requests finish */
     unsigned connection_timeout;
@@ -22,6 +23,9 @@ typedef struct {
     auth_login_settings login;          /* [session], [login]: sessions and login limits */
     const auth_policy *password_policy; /* [password]: the rule for new passwords */
     const char *public_url;             /* [login] public_url: base of the links in mails */
+    size_t attachment_max_bytes;        /* [attachments] max_bytes: largest attached file */
+    const char *clamd_address;          /* [clamd] address; NULL: no scan */
+    unsigned clamd_timeout;             /* [clamd] timeout_seconds */
 } server_settings;
 
 /* Serves until SIGTERM or SIGINT, then stops accepting, lets in-flight

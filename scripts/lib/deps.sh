@@ -7,7 +7,7 @@ DADM_BUILD_PACKAGES="build-essential autoconf automake libtool pkg-config
 DADM_RUN_PACKAGES="postgresql postgresql-client curl"
 DADM_TEST_PACKAGES="python3 python3-psycopg2 python3-yaml python3-jsonschema valgrind
     simplesamlphp php-cli php-xml php-mbstring php-curl python3-lasso python3-lxml xmlsec1 openssl
-    slapd ldap-utils"
+    slapd ldap-utils clamav-daemon"
 
 # deps_install PACKAGE... : installs those not installed yet (as root with
 # apt-get; otherwise names them and fails).

@@ -200,5 +200,75 @@ class ConformanceTest(unittest.TestCase):
         check(self, "GET", one + "/events", f"/api/v1/das/{n}/events", "marc.dubois", 200)
 
 
+class DaFilesConformanceTest(unittest.TestCase):
+    """Live answers of the DA attachment and consent routes against their
+    schemas (the DAs inserted as the superuser: filing is elsewhere)."""
+
+    def validate(self, method, path, r, status):
+        self.assertEqual(r.status, status, r.body[:300])
+        schema = schema_for(method, path, r.status, r.header("Content-Type") or "")
+        resolver = jsonschema.RefResolver.from_schema(spec)
+        jsonschema.Draft202012Validator(schema, resolver=resolver).validate(r.json())
+        return r.json()
+
+    def test_attachments_and_consents(self):
+        from test_da_files import PNG, multipart, new_da
+        apo = new_da(STRASBOURG, "apogee", "alice.martin")
+        tele = new_da(POITIERS, "sifac", "emma.girard")
+        alice, emma, ines = (session(x) for x in ("alice.martin", "emma.girard", "ines.petit"))
+        att = "/api/v1/das/{number}/attachments"
+        body, ctype = multipart([("file", "écran.png", "image/png", PNG)])
+        r = d.request("POST", f"/api/v1/das/{apo}/attachments", body=body,
+                      headers={"Content-Type": ctype}, token=alice)
+        a = self.validate("POST", att, r, 201)
+        r = d.request("POST", f"/api/v1/das/{apo}/attachments", body=b"x",
+                      headers={"Content-Type": "text/plain"}, token=alice)
+        self.validate("POST", att, r, 415)
+        self.validate("POST", att, d.request("POST", "/api/v1/das/999999999/attachments",
+                                             body=body, headers={"Content-Type": ctype},
+                                             token=alice), 404)
+        lst = self.validate("GET", att, d.get(f"/api/v1/das/{apo}/attachments", token=alice), 200)
+        self.assertEqual(lst["items"], [a])
+        self.validate("GET", att, d.get(f"/api/v1/das/{apo}/attachments"), 401)
+        one = "/api/v1/das/{number}/attachments/{id}"
+        r = d.get(f"/api/v1/das/{apo}/attachments/{a['id']}", token=alice)
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.body, PNG)
+        self.assertIn("200", spec["paths"][one]["get"]["responses"])
+        self.validate("GET", one, d.get(f"/api/v1/das/{apo}/attachments/999999999",
+                                        token=alice), 404)
+
+        cons = "/api/v1/das/{number}/consents"
+        c = self.validate("POST", cons, d.request("POST", f"/api/v1/das/{tele}/consents",
+                                                  {"reason": "Accès en production."},
+                                                  token=ines), 201)
+        self.validate("POST", cons, d.request("POST", f"/api/v1/das/{tele}/consents",
+                                              {"reason": "Encore."}, token=ines), 409)
+        self.validate("POST", cons, d.request("POST", f"/api/v1/das/{apo}/consents",
+                                              {"reason": "x"}, token=emma), 404)
+        grant = "/api/v1/das/{number}/consents/{id}/grant"
+        self.validate("POST", grant, d.request("POST", f"/api/v1/das/{tele}/consents/{c['id']}"
+                                               "/grant", {"valid_from": "x"}, token=emma), 422)
+        self.validate("POST", grant, d.request("POST", f"/api/v1/das/{tele}/consents/{c['id']}"
+                                               "/grant", {"valid_from": "2099-01-01T08:00:00Z",
+                                                          "valid_until": "2099-01-02T08:00:00Z"},
+                                               token=ines), 403)
+        g = self.validate("POST", grant,
+                          d.request("POST", f"/api/v1/das/{tele}/consents/{c['id']}/grant",
+                                    {"valid_from": "2099-01-01T08:00:00Z",
+                                     "valid_until": "2099-01-02T08:00:00Z"}, token=emma), 200)
+        self.assertEqual((g["status"], g["in_force"]), ("granted", False))
+        refuse = "/api/v1/das/{number}/consents/{id}/refuse"
+        self.validate("POST", refuse, d.request("POST", f"/api/v1/das/{tele}/consents/{c['id']}"
+                                                "/refuse", {"motive": "non"}, token=emma), 409)
+        c2 = self.validate("POST", cons, d.request("POST", f"/api/v1/das/{tele}/consents",
+                                                   {"reason": "Autre accès."}, token=ines), 201)
+        self.validate("POST", refuse, d.request("POST", f"/api/v1/das/{tele}/consents/{c2['id']}"
+                                                "/refuse", {"motive": "Pas maintenant."},
+                                                token=emma), 200)
+        lst = self.validate("GET", cons, d.get(f"/api/v1/das/{tele}/consents", token=emma), 200)
+        self.assertEqual([x["status"] for x in lst["items"]], ["granted", "refused"])
+
+
 if __name__ == "__main__":
     unittest.main()
