@@ -23,6 +23,10 @@ dadm_err api_change_refuse(http_req *r);
 dadm_err api_change_withdraw(http_req *r);
 dadm_err api_change_file(http_req *r);
 dadm_err api_directory_runs_list(http_req *r);
+/* DA dashboards (api_da_board.c): a correspondent's requests grouped as the
+ * guide does, an agency consultant's queue of open requests. */
+dadm_err api_da_dashboard(http_req *r);
+dadm_err api_da_queue(http_req *r);
 dadm_err api_directory_run_get(http_req *r);
 
 /* Logging in and out (api_auth.c). Shared with the SSO handlers. */

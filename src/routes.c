@@ -42,6 +42,8 @@ const route routes_table[] = {
     {{"GET", "/api/v1/change-requests/{id}/files/{file}"}, api_change_file, ROUTE_TX},
     {{"GET", "/api/v1/etabs/{id}/directory-runs"}, api_directory_runs_list, ROUTE_TX},
     {{"GET", "/api/v1/etabs/{id}/directory-runs/{run}"}, api_directory_run_get, ROUTE_TX},
+    {{"GET", "/api/v1/das/dashboard"}, api_da_dashboard, ROUTE_TX},
+    {{"GET", "/api/v1/das/queue"}, api_da_queue, ROUTE_TX},
     {{"GET", "/saml/metadata"}, api_saml_metadata, 0},
     {{"GET", "/saml/login"}, api_saml_login, ROUTE_TX},
     {{"POST", "/saml/acs"}, api_saml_acs, ROUTE_TX | ROUTE_NO_CSRF},
