@@ -64,7 +64,7 @@ $$;
 -- and Whit Sunday fall on Sundays and are not listed).
 CREATE FUNCTION dadm.public_holidays(p_year integer)
 RETURNS TABLE (day date, name text)
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE ROWS 11
 SET search_path = pg_catalog
 AS $$
     SELECT x.day, x.name
@@ -113,6 +113,41 @@ AS $$
        AND NOT dadm.in_closure(p_day)
 $$;
 
+-- The business days from p_from to p_to (both included), ascending. One
+-- set-based query (the holidays of the years concerned, the closures
+-- overlapping the range), so the clocks below cost one query each, not one
+-- function call per day.
+CREATE FUNCTION dadm.business_days(p_from date, p_to date) RETURNS SETOF date
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE ROWS 20
+SET search_path = pg_catalog
+AS $$
+DECLARE
+    v_off date[];
+BEGIN
+    IF p_to < p_from THEN
+        RETURN;
+    END IF;
+    SELECT array_agg(o.day) INTO v_off
+      FROM (SELECT h.day
+              FROM generate_series(extract(year FROM p_from)::integer,
+                                   extract(year FROM p_to)::integer) AS y(y),
+                   LATERAL dadm.public_holidays(y.y) AS h
+            UNION ALL
+            SELECT g.d::date
+              FROM dadm.closure c,
+                   LATERAL generate_series(greatest(c.starts_on, p_from)::timestamp,
+                                           least(c.ends_on, p_to)::timestamp,
+                                           interval '1 day') AS g(d)
+             WHERE c.starts_on <= p_to AND c.ends_on >= p_from) AS o;
+    RETURN QUERY
+        SELECT g.d::date
+          FROM generate_series(p_from::timestamp, p_to::timestamp, interval '1 day') AS g(d)
+         WHERE extract(isodow FROM g.d) < 6
+           AND NOT (g.d::date = ANY (coalesce(v_off, '{}')))
+         ORDER BY 1;
+END
+$$;
+
 -- The deadline of N business days from instant p_at: the end (24:00,
 -- Paris) of the N-th business day after p_at's Paris date. N = 0 gives
 -- p_at itself; a negative N is an error.
@@ -122,7 +157,8 @@ SET search_path = pg_catalog
 AS $$
 DECLARE
     v_day date := dadm.paris_date(p_at);
-    v_left integer := p_days;
+    v_end date;
+    v_due timestamptz;
 BEGIN
     IF p_days < 0 THEN
         RAISE EXCEPTION 'add_business_days: negative count %', p_days USING ERRCODE = '22023';
@@ -130,13 +166,17 @@ BEGIN
     IF p_days = 0 THEN
         RETURN p_at;
     END IF;
-    WHILE v_left > 0 LOOP
-        v_day := v_day + 1;
-        IF dadm.is_business_day(v_day) THEN
-            v_left := v_left - 1;
+    -- A short window first (weekends and a few holidays), then a long one
+    -- for long agency closures.
+    FOREACH v_end IN ARRAY ARRAY[v_day + 2 * p_days + 21, v_day + 2 * p_days + 3660] LOOP
+        SELECT dadm.paris_day_end(b.d) INTO v_due
+          FROM dadm.business_days(v_day + 1, v_end) AS b(d)
+         ORDER BY b.d OFFSET p_days - 1 LIMIT 1;
+        IF v_due IS NOT NULL THEN
+            RETURN v_due;
         END IF;
     END LOOP;
-    RETURN dadm.paris_day_end(v_day);
+    RAISE EXCEPTION 'add_business_days: no business day within ten years' USING ERRCODE = '22023';
 END
 $$;
 
@@ -148,9 +188,7 @@ LANGUAGE sql STABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog
 AS $$
     SELECT count(*)::integer
-      FROM generate_series(dadm.paris_date(p_from) + 1, dadm.paris_date(p_to) - 1,
-                           interval '1 day') AS g(d)
-     WHERE dadm.is_business_day(g.d::date)
+      FROM dadm.business_days(dadm.paris_date(p_from) + 1, dadm.paris_date(p_to) - 1)
 $$;
 
 -- One service-level clock. It starts at p_start and allows p_limit
@@ -173,56 +211,53 @@ LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog
 AS $$
 DECLARE
+    v_first date;       -- the first day that may count
     v_until date;       -- elapsed counts the counting days before this date
-    v_day date;
-    v_count integer := 0;
-    v_stop date;        -- first day of a pause under way, or NULL
-    v_pause tstzrange;
-    v_skip boolean;
-    v_guard integer := 0;
+    v_stop date;        -- start date of a pause under way, or NULL
+    v_span integer;     -- days covered by the pauses that ended
+    v_end date;
+    v_days date[];      -- the counting days from v_first to v_end
 BEGIN
     IF p_start IS NULL THEN
         state := 'not_started';
         RETURN;
     END IF;
+    p_pauses := coalesce(p_pauses, '{}');
+    v_first := dadm.paris_date(p_start) + 1;
     v_until := dadm.paris_date(coalesce(p_done, p_now));
-    FOREACH v_pause IN ARRAY coalesce(p_pauses, '{}') LOOP
-        IF upper_inf(v_pause) THEN
-            v_stop := least(v_stop, dadm.paris_date(lower(v_pause)));  -- least skips NULL
-        END IF;
-    END LOOP;
-    v_day := dadm.paris_date(p_start);
-    elapsed := 0;
-    -- Walk the days until both the due day and the elapsed count are known.
+    SELECT min(dadm.paris_date(lower(u.r))) FILTER (WHERE upper_inf(u.r)),
+           coalesce(sum(dadm.paris_date(upper(u.r)) - dadm.paris_date(lower(u.r)))
+                        FILTER (WHERE NOT upper_inf(u.r)), 0)
+      INTO v_stop, v_span
+      FROM unnest(p_pauses) AS u(r);
+
+    -- The counting days, in one query: up to the elapsed limit and far
+    -- enough for the due day (weekends, holidays, the pauses that ended);
+    -- a second, long window only when long agency closures hid it. Days
+    -- after the start of a pause under way never count.
+    v_end := greatest(v_until - 1, v_first + 2 * p_limit + v_span + 21);
     LOOP
-        v_day := v_day + 1;
-        v_guard := v_guard + 1;
-        EXIT WHEN v_guard > 36600;  -- a hundred years: bad data, not a clock
-        EXIT WHEN (due_at IS NOT NULL OR (v_stop IS NOT NULL AND v_day > v_stop))
-                  AND v_day >= v_until;
-        CONTINUE WHEN NOT dadm.is_business_day(v_day);
-        v_skip := false;
-        FOREACH v_pause IN ARRAY coalesce(p_pauses, '{}') LOOP
-            IF v_day > dadm.paris_date(lower(v_pause))
-               AND (upper_inf(v_pause) OR v_day < dadm.paris_date(upper(v_pause))) THEN
-                v_skip := true;
-                EXIT;
-            END IF;
-        END LOOP;
-        CONTINUE WHEN v_skip;
-        v_count := v_count + 1;
-        IF v_day < v_until THEN
-            elapsed := v_count;
-        END IF;
-        IF v_count = p_limit AND due_at IS NULL THEN
-            due_at := dadm.paris_day_end(v_day);
-        END IF;
+        v_end := least(v_end, v_stop);
+        SELECT array_agg(b.d ORDER BY b.d) INTO v_days
+          FROM dadm.business_days(v_first, v_end) AS b(d)
+         WHERE NOT EXISTS (SELECT 1 FROM unnest(p_pauses) AS u(r)
+                            WHERE b.d > dadm.paris_date(lower(u.r))
+                              AND (upper_inf(u.r) OR b.d < dadm.paris_date(upper(u.r))));
+        v_days := coalesce(v_days, '{}');
+        EXIT WHEN cardinality(v_days) >= p_limit OR v_end = v_stop
+                  OR v_end > v_first + 2 * p_limit + v_span + 3660;
+        v_end := v_first + 2 * p_limit + v_span + 3661;
     END LOOP;
+    IF cardinality(v_days) >= p_limit THEN
+        due_at := dadm.paris_day_end(v_days[p_limit]);
+    END IF;
+    SELECT count(*)::integer INTO elapsed FROM unnest(v_days) AS u(d) WHERE u.d < v_until;
+
     IF p_done IS NOT NULL THEN
         state := CASE WHEN due_at IS NULL OR p_done <= due_at THEN 'met' ELSE 'missed' END;
     ELSIF due_at IS NOT NULL AND p_now > due_at THEN
         state := 'missed';
-    ELSIF EXISTS (SELECT 1 FROM unnest(coalesce(p_pauses, '{}')) AS u(r) WHERE u.r @> p_now) THEN
+    ELSIF EXISTS (SELECT 1 FROM unnest(p_pauses) AS u(r) WHERE u.r @> p_now) THEN
         state := 'suspended';
     ELSE
         state := 'running';
@@ -444,7 +479,7 @@ $$;
 
 REVOKE ALL ON FUNCTION dadm.paris_date(timestamptz), dadm.paris_day_end(date),
     dadm.easter_sunday(integer), dadm.public_holidays(integer), dadm.is_public_holiday(date),
-    dadm.in_closure(date), dadm.is_business_day(date),
+    dadm.in_closure(date), dadm.is_business_day(date), dadm.business_days(date, date),
     dadm.add_business_days(timestamptz, integer),
     dadm.business_days_between(timestamptz, timestamptz),
     dadm.sla_clock(timestamptz, integer, timestamptz, timestamptz, tstzrange[]),
@@ -452,7 +487,7 @@ REVOKE ALL ON FUNCTION dadm.paris_date(timestamptz), dadm.paris_day_end(date),
     dadm.da_timers_run(timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION dadm.paris_date(timestamptz), dadm.paris_day_end(date),
     dadm.easter_sunday(integer), dadm.public_holidays(integer), dadm.is_public_holiday(date),
-    dadm.in_closure(date), dadm.is_business_day(date),
+    dadm.in_closure(date), dadm.is_business_day(date), dadm.business_days(date, date),
     dadm.add_business_days(timestamptz, integer),
     dadm.business_days_between(timestamptz, timestamptz),
     dadm.sla_clock(timestamptz, integer, timestamptz, timestamptz, tstzrange[]),
