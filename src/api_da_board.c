@@ -27,7 +27,8 @@ static const char dashboard_sql[] =
     "  WHERE (x.etab_id || ':' || x.product_id) = ANY ((SELECT dadm.my_corr_scopes())::text[]))"
     " SELECT g.key, g.label, to_jsonb(g.statuses) AS statuses,"
     "  (SELECT count(*) FROM d WHERE d.status = ANY (g.statuses)) AS total,"
-    "  coalesce((SELECT jsonb_agg(jsonb_build_object('number', i.number, 'title', i.title,"
+    "  coalesce((SELECT jsonb_agg(jsonb_build_object('id', i.id, 'number', i.number,"
+    "     'title', i.title,"
     "     'product', i.product, 'priority', i.priority, 'status', i.status,"
     "     'sub_status', i.sub_status, 'status_since', i.status_since,"
     "     'created_at', i.created_at, 'closed_at', i.closed_at,"
@@ -68,7 +69,7 @@ dadm_err api_da_dashboard(http_req *r)
  * still running (or already missed), and `sla_state` the worst state of
  * the clocks: missed, then suspended, running, met. */
 static const char queue_sql[] =
-    "WITH q AS (SELECT x.number, x.title, p.code AS product, e.uai AS etab_uai,"
+    "WITH q AS (SELECT x.id, x.number, x.title, p.code AS product, e.uai AS etab_uai,"
     "   e.name AS etab_name, x.priority, x.status, x.sub_status, x.status_since, x.created_at,"
     "   CASE WHEN x.consultant_id IS NULL THEN NULL ELSE jsonb_build_object("
     "     'id', x.consultant_id, 'login', c.login, 'given_name', c.given_name,"

@@ -8,7 +8,10 @@ instants (the filing API is not needed), titled "t-timers …", and deleted
 by each test's cleanup with their events, mails and the closures the test
 added, so the other modules never see them. The instants lie in 2026,
 before the date the tests run, so DAs other modules create with now() are
-never due at them."""
+never due at them; what the timers did is counted on this module's DAs
+only (a demo DA waiting in ARS / AVS since before August 2026 would be
+reminded or closed by these runs: demo data should date its waits from
+now())."""
 
 import datetime
 import os
@@ -98,6 +101,22 @@ class Fixture:
         for cid in self.closures:
             self.cur.execute("DELETE FROM dadm.closure WHERE id = %s", (cid,))
         self.c.close()
+
+    def effects(self):
+        """(reminders, automatic closures) recorded on this fixture's DAs."""
+        self.cur.execute("SELECT count(*) FILTER (WHERE kind = 'reminder'),"
+                         " count(*) FILTER (WHERE kind = 'auto_closure')"
+                         " FROM dadm.da_event WHERE da_id = ANY (%s)",
+                         ([d for d, _ in self.das],))
+        return self.cur.fetchone()
+
+    def timers(self, at):
+        """Runs the timers as of `at`; returns what they did to this
+        fixture's DAs (other DAs of the database are not counted)."""
+        r0, c0 = self.effects()
+        run_timers(at)
+        r1, c1 = self.effects()
+        return r1 - r0, c1 - c0
 
     def state(self, da_id):
         self.cur.execute("SELECT status, sub_status, closed_at, published, reminded_at,"
@@ -332,22 +351,22 @@ class TimersTest(unittest.TestCase):
         da, number = f.da(created=utc("2026-03-02 09:00"), status="ARS",
                           status_since=utc("2026-03-05 10:00"))
         f.event(da, utc("2026-03-05 10:00"), "question", "ECT", "ARS", author="hugo.bernard")
-        self.assertEqual(run_timers(utc("2026-03-12 23:59")), (0, 0))
+        self.assertEqual(f.timers(utc("2026-03-12 23:59")), (0, 0))
         self.assertEqual(f.events(da), [])
-        self.assertEqual(run_timers(utc("2026-03-13 00:00")), (1, 0))
+        self.assertEqual(f.timers(utc("2026-03-13 00:00")), (1, 0))
         st = f.state(da)
         self.assertEqual(st[0], "ARS")
         self.assertEqual(st[4], f.one("SELECT %s::timestamptz", (utc("2026-03-13 00:00"),)))
-        # Once per wait.
+        # Once per wait; a second run at the same instant does nothing at all.
         self.assertEqual(run_timers(utc("2026-03-13 00:00")), (0, 0))
-        self.assertEqual(run_timers(utc("2026-03-16 12:00")), (0, 0))
+        self.assertEqual(f.timers(utc("2026-03-16 12:00")), (0, 0))
         ev = f.events(da)
         self.assertEqual(len(ev), 1)
         self.assertEqual((ev[0][0], ev[0][2]), ("reminder", None))
         self.assertEqual(f.mails(number), [("alice.martin@unistra.fr", f"DA n° {number} : relance")])
         # 5 more business days after the reminder (Friday 13): Mon 16 … Fri 20.
-        self.assertEqual(run_timers(utc("2026-03-20 23:59")), (0, 0))
-        self.assertEqual(run_timers(utc("2026-03-21 00:00")), (0, 1))
+        self.assertEqual(f.timers(utc("2026-03-20 23:59")), (0, 0))
+        self.assertEqual(f.timers(utc("2026-03-21 00:00")), (0, 1))
         status, sub, closed_at, published, _, since = f.state(da)
         at = f.one("SELECT %s::timestamptz", (utc("2026-03-21 00:00"),))
         self.assertEqual((status, sub, closed_at, published, since), ("ABN", None, at, False, at))
@@ -362,7 +381,7 @@ class TimersTest(unittest.TestCase):
         self.assertIsNone(f.one("SELECT dadm.audit_verify()"))
         # Idempotent: nothing more, at the same instant or later.
         self.assertEqual(run_timers(utc("2026-03-21 00:00")), (0, 0))
-        self.assertEqual(run_timers(utc("2026-04-30 12:00")), (0, 0))
+        self.assertEqual(f.timers(utc("2026-04-30 12:00")), (0, 0))
         self.assertEqual(len(f.events(da)), 2)
         self.assertEqual(len(f.mails(number)), 2)
 
@@ -373,13 +392,13 @@ class TimersTest(unittest.TestCase):
         da, number = f.da(created=utc("2026-05-04 09:00"), status="AVS",
                           status_since=utc("2026-05-11 10:00"))
         f.event(da, utc("2026-05-11 10:00"), "solution", "ECT", "AVS", author="hugo.bernard")
-        self.assertEqual(run_timers(utc("2026-05-19 00:00")), (0, 0))
-        self.assertEqual(run_timers(utc("2026-05-19 23:59")), (0, 0))
-        self.assertEqual(run_timers(utc("2026-05-20 00:00")), (1, 0))
+        self.assertEqual(f.timers(utc("2026-05-19 00:00")), (0, 0))
+        self.assertEqual(f.timers(utc("2026-05-19 23:59")), (0, 0))
+        self.assertEqual(f.timers(utc("2026-05-20 00:00")), (1, 0))
         # After the reminder: Thu 21, Fri 22, (Whit Monday) Tue 26, Wed 27,
         # Thu 28 -> closure from Friday 29, 00:00.
-        self.assertEqual(run_timers(utc("2026-05-28 23:59")), (0, 0))
-        self.assertEqual(run_timers(utc("2026-05-29 00:00")), (0, 1))
+        self.assertEqual(f.timers(utc("2026-05-28 23:59")), (0, 0))
+        self.assertEqual(f.timers(utc("2026-05-29 00:00")), (0, 1))
         self.assertEqual(f.state(da)[:4],
                          ("ABN", None, f.one("SELECT %s::timestamptz", (utc("2026-05-29 00:00"),)),
                           False))
@@ -397,14 +416,15 @@ class TimersTest(unittest.TestCase):
         # 00:00; without the closure it would be Thursday 23 July.
         late, n_late = f.da(created=utc("2026-07-13 09:00"), status="ARS",
                             status_since=utc("2026-07-15 10:00"))
-        # Nothing while the agency is closed, not even what was due before.
+        # Nothing at all while the agency is closed, not even what was due
+        # before.
         self.assertEqual(run_timers(utc("2026-07-27 12:00")), (0, 0))
         self.assertEqual(run_timers(utc("2026-07-31 23:59")), (0, 0))
         self.assertEqual(f.events(early) + f.events(late), [])
-        self.assertEqual(run_timers(utc("2026-08-05 12:00")), (1, 0))
+        self.assertEqual(f.timers(utc("2026-08-05 12:00")), (1, 0))
         self.assertEqual(len(f.events(early)), 1)
         self.assertEqual(f.events(late), [])
-        self.assertEqual(run_timers(utc("2026-08-06 00:00")), (1, 0))
+        self.assertEqual(f.timers(utc("2026-08-06 00:00")), (1, 0))
         self.assertEqual(len(f.events(late)), 1)
         self.assertEqual(len(f.mails(n_early)) + len(f.mails(n_late)), 2)
 
@@ -416,8 +436,8 @@ class TimersTest(unittest.TestCase):
                      status_since=utc("2026-03-16 10:00"))
         f.cur.execute("UPDATE dadm.da SET reminded_at = %s WHERE id = %s",
                       (utc("2026-03-10 09:00"), da))
-        self.assertEqual(run_timers(utc("2026-03-20 12:00")), (0, 0))
-        self.assertEqual(run_timers(utc("2026-03-24 00:00")), (1, 0))
+        self.assertEqual(f.timers(utc("2026-03-20 12:00")), (0, 0))
+        self.assertEqual(f.timers(utc("2026-03-24 00:00")), (1, 0))
         self.assertEqual(f.state(da)[0], "ARS")
 
     def test_job_runs_under_the_job_runner(self):
