@@ -31,6 +31,10 @@ dadm_err api_da_consents_list(http_req *r);
 dadm_err api_da_consent_request(http_req *r);
 dadm_err api_da_consent_grant(http_req *r);
 dadm_err api_da_consent_refuse(http_req *r);
+/* DA dashboards (api_da_board.c): a correspondent's requests grouped as the
+ * guide does, an agency consultant's queue of open requests. */
+dadm_err api_da_dashboard(http_req *r);
+dadm_err api_da_queue(http_req *r);
 dadm_err api_directory_run_get(http_req *r);
 /* Assistance requests (api_das.c). */
 dadm_err api_das_file(http_req *r);

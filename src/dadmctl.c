@@ -582,6 +582,25 @@ static int cmd_job_run(ctl *c)
     return 0;
 }
 
+/* The ARS / AVS timers once, as of --at (any timestamp PostgreSQL reads,
+ * e.g. 2026-05-20T09:00:00+02) or now: the tests' controllable clock. */
+static int cmd_da_timers(ctl *c)
+{
+    long reminders = 0, closures = 0;
+    const char *at = opt(c, "at");
+    dadm_err e = jobs_da_timers_at(c->db, c->a, at, &reminders, &closures);
+    if (e == DADM_E_INVALID)
+        return fail("--at: not a timestamp: %s", at ? at : "");
+    if (e != DADM_OK) {
+        PGconn *pc = db_conn(c->db);
+        return fail("da-timers failed: %s",
+                    pc && *PQerrorMessage(pc) ? PQerrorMessage(pc) : dadm_err_title(e));
+    }
+    printf("da-timers at %s: %ld reminder(s), %ld automatic closure(s)\n", at ? at : "now",
+           reminders, closures);
+    return 0;
+}
+
 /* SAML IdPs of an establishment: from a metadata file, or from a federation
  * aggregate whose signature is verified first (auth_saml.c). */
 static int idp_register(ctl *c, const char *metadata, const char *source)
@@ -696,7 +715,9 @@ static const command commands[] = {
      " incremental auto|sync|timestamp)"},
     {"ldap-sync", O("etab!", "full", "dry-run"), cmd_ldap_sync,
      "ETAB: provision its accounts from its directory (incremental unless --full)"},
-    {"job run", O("name!"), cmd_job_run, "run a background job once (ldap)"},
+    {"job run", O("name!"), cmd_job_run, "run a background job once (ldap, da_timers)"},
+    {"da-timers", O("at"), cmd_da_timers,
+     "run the DA reminders and automatic closures once, as of --at (default now)"},
     {"idp add", O("etab!", "metadata!", "entity-id"), cmd_idp_add,
      "register an establishment's SAML IdP from its metadata file"},
     {"idp import", O("etab!", "aggregate!", "signing-cert!", "entity-id!"), cmd_idp_import,

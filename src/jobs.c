@@ -10,6 +10,7 @@
 
 const jobs_entry jobs_table[] = {
     {"ldap", 300, jobs_ldap_sync},
+    {"da_timers", 900, jobs_da_timers},
 };
 const size_t jobs_count = sizeof(jobs_table) / sizeof(jobs_table[0]);
 
@@ -80,6 +81,32 @@ dadm_err jobs_ldap_sync(db *d, arena *a)
         arena_free(ra);
     }
     return worst;
+}
+
+dadm_err jobs_da_timers_at(db *d, arena *a, const char *at, long *reminders, long *closures)
+{
+    const char *params[] = {at};
+    dadm_err e = DADM_OK;
+    /* One statement, so one transaction: a failure leaves no half run. */
+    PGresult *r = db_exec(d, a,
+                          "SELECT reminders, closures"
+                          " FROM dadm.da_timers_run(coalesce($1::timestamptz, now()))",
+                          1, params, &e);
+    if (!r)
+        return e;
+    if (reminders)
+        *reminders = (long)db_i64(r, 0, 0);
+    if (closures)
+        *closures = (long)db_i64(r, 0, 1);
+    if (PQgetvalue(r, 0, 0)[0] != '0' || PQgetvalue(r, 0, 1)[0] != '0')
+        log_kv(LOG_INFO, "da_timers.run", "reminders", PQgetvalue(r, 0, 0), "closures",
+               PQgetvalue(r, 0, 1), NULL);
+    return DADM_OK;
+}
+
+dadm_err jobs_da_timers(db *d, arena *a)
+{
+    return jobs_da_timers_at(d, a, NULL, NULL, NULL);
 }
 
 static void *loop(void *arg)

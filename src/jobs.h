@@ -46,4 +46,14 @@ dadm_err jobs_run_once(db *d, const char *name);
  * due (each under its own per-establishment lock). */
 dadm_err jobs_ldap_sync(db *d, arena *a);
 
+/* The ARS / AVS timers of assistance requests (reminders, automatic
+ * closures) as of `at`, an SQL timestamptz literal, or NULL for now(): one
+ * transaction calling dadm.da_timers_run. On success the counts of
+ * reminders and closures go to *reminders and *closures (either may be
+ * NULL). DADM_E_INVALID when `at` is not a timestamp. */
+__attribute__((warn_unused_result)) dadm_err jobs_da_timers_at(db *d, arena *a, const char *at,
+                                                               long *reminders, long *closures);
+/* The job entry: jobs_da_timers_at(d, a, NULL, …). */
+dadm_err jobs_da_timers(db *d, arena *a);
+
 #endif

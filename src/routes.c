@@ -44,6 +44,8 @@ const route routes_table[] = {
     {{"GET", "/api/v1/etabs/{id}/directory-runs/{run}"}, api_directory_run_get, ROUTE_TX},
     {{"POST", "/api/v1/das"}, api_das_file, ROUTE_TX},
     {{"GET", "/api/v1/das"}, api_das_list, ROUTE_TX},
+    {{"GET", "/api/v1/das/dashboard"}, api_da_dashboard, ROUTE_TX},
+    {{"GET", "/api/v1/das/queue"}, api_da_queue, ROUTE_TX},
     {{"GET", "/api/v1/das/{number}"}, api_da_get, ROUTE_TX},
     {{"GET", "/api/v1/das/{number}/events"}, api_da_events, ROUTE_TX},
     {{"POST", "/api/v1/das/{number}/complements"}, api_da_complement, ROUTE_TX},
