@@ -246,6 +246,9 @@ dadm_err api_da_attachment_upload(http_req *r)
                  " 'sha256', $8::text))",
                  8, ev, &e))
         return e;
+    const char *touch[] = {daid};
+    if (!db_exec(r->db, r->a, "UPDATE dadm.da SET updated_at = now() WHERE id = $1", 1, touch, &e))
+        return e;
     json_t *aud = db_json_own(
         r->a, json_pack("{s:I, s:I, s:s, s:I, s:s, s:s}", "number", (json_int_t)da.number,
                         "attachment_id", (json_int_t)db_i64(res, 0, 0), "name", name, "size",
