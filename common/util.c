@@ -4,6 +4,7 @@
 #include <glib.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/random.h>
 
 bool util_random(void *buf, size_t n)
@@ -68,5 +69,16 @@ bool util_parse_i64(const char *s, int64_t *out)
     if (errno || *end)
         return false;
     *out = v;
+    return true;
+}
+
+bool util_version_label_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 1 || n > 31 || !g_ascii_isalnum(s[0]))
+        return false;
+    for (size_t i = 1; i < n; i++)
+        if (!g_ascii_isalnum(s[i]) && !strchr("._-", s[i]))
+            return false;
     return true;
 }

@@ -18,5 +18,8 @@ bool util_ct_equal(const void *a, const void *b, size_t n);
 /* Strict decimal int64 parse: digits only (optional leading '-'), no
  * overflow; false when s is not such a number. */
 bool util_parse_i64(const char *s, int64_t *out);
+/* A product version label as dadm.version keeps them: 1 to 31 characters,
+ * ASCII letters, digits, '.', '_', '-', starting with a letter or digit. */
+bool util_version_label_ok(const char *s);
 
 #endif

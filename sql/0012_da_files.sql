@@ -7,22 +7,7 @@
 -- the account policies: a correspondent does not see the agency's
 -- accounts, a contractor sees none. dadm.da_party gives their name (for
 -- the lists) and mail address (for the outbox) to whoever sees the DA, and
--- for those people only.
-
--- Does the caller see DA p_da? The same rule as the policy scope_read on
--- dadm.da, written out because a SECURITY DEFINER function runs as the
--- owner, to whom every row is visible.
-CREATE FUNCTION dadm.da_files_visible(p_da bigint) RETURNS boolean
-LANGUAGE sql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, dadm
-AS $$
-    SELECT EXISTS (
-        SELECT 1 FROM dadm.da d
-         WHERE d.id = p_da
-           AND ((d.etab_id || ':' || d.product_id) = ANY (dadm.my_corr_scopes())
-                OR d.product_id = ANY (dadm.my_consultant_products())
-                OR (d.contractor_id || ':' || d.product_id) = ANY (dadm.my_contractor_scopes())))
-$$;
+-- for those people only (dadm.da_sees of 0011 says who sees a DA).
 
 -- Name and mail address of account p_account when it takes part in DA p_da
 -- and the caller sees that DA; no row otherwise.
@@ -34,7 +19,7 @@ AS $$
     SELECT trim(a.given_name || ' ' || a.family_name), a.email
       FROM dadm.account a
      WHERE a.id = p_account
-       AND dadm.da_files_visible(p_da)
+       AND dadm.da_sees(p_da)
        AND (EXISTS (SELECT 1 FROM dadm.da d
                      WHERE d.id = p_da AND p_account IN (d.filer_id, d.consultant_id))
             OR EXISTS (SELECT 1 FROM dadm.da_attachment f
@@ -43,6 +28,6 @@ AS $$
                         WHERE c.da_id = p_da AND p_account IN (c.requested_by, c.decided_by)))
 $$;
 
-REVOKE ALL ON FUNCTION dadm.da_files_visible(bigint), dadm.da_party(bigint, bigint) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION dadm.da_files_visible(bigint), dadm.da_party(bigint, bigint)
+REVOKE ALL ON FUNCTION dadm.da_party(bigint, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION dadm.da_party(bigint, bigint)
     TO dadm_app;

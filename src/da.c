@@ -8,6 +8,7 @@
 #include "db_json.h"
 #include "notify.h"
 #include "tenant_change.h"
+#include "util.h"
 
 static const char da_not_found[] = "Demande d'assistance introuvable.";
 
@@ -119,17 +120,6 @@ static bool code_syntax_ok(const char *s, size_t max)
         return false;
     for (size_t i = 1; i < n; i++)
         if (!g_ascii_islower(s[i]) && !g_ascii_isdigit(s[i]) && s[i] != '-')
-            return false;
-    return true;
-}
-
-static bool version_syntax_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 1 || n > 31 || !g_ascii_isalnum(s[0]))
-        return false;
-    for (size_t i = 1; i < n; i++)
-        if (!g_ascii_isalnum(s[i]) && s[i] != '.' && s[i] != '_' && s[i] != '-')
             return false;
     return true;
 }
@@ -406,7 +396,7 @@ static const char *check_filing(arena *a, const json_t *body, filing *f)
         return m;
     if ((m = text_field(a, body, "version", "Le numéro de version", 31, true, false, &f->version)))
         return m;
-    if (!version_syntax_ok(f->version))
+    if (!util_version_label_ok(f->version))
         return "Le numéro de version n'a pas la forme d'une version (ex. 6.40.10).";
     if ((m = text_field(a, body, "internal_ref", "Le numéro interne", DA_INTERNAL_REF_MAX, false,
                         false, &f->internal_ref)))

@@ -271,17 +271,6 @@ static bool login_ok(const char *s)
     return true;
 }
 
-static bool version_syntax_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 1 || n > 31 || !g_ascii_isalnum(s[0]))
-        return false;
-    for (size_t i = 1; i < n; i++)
-        if (!g_ascii_isalnum(s[i]) && !strchr("._-", s[i]))
-            return false;
-    return true;
-}
-
 const char *tenant_change_check_value(tenant_change_chapter c, const char *field, const char *value)
 {
     if ((unsigned)c >= TENANT_CHANGE_CHAPTER_COUNT || !field)
@@ -339,7 +328,7 @@ const char *tenant_change_check_value(tenant_change_chapter c, const char *field
                 return NULL;
         return "la taille doit être l'une de : tres_petit, petit, moyen, grand, tres_grand.";
     case FIELD_VERSION:
-        return version_syntax_ok(value) ? NULL : "le numéro de version n'est pas valide.";
+        return util_version_label_ok(value) ? NULL : "le numéro de version n'est pas valide.";
     }
     return "valeur refusée.";
 }

@@ -49,6 +49,19 @@ START_TEST(test_parse_i64)
 }
 END_TEST
 
+START_TEST(test_version_label)
+{
+    const char *good[] = {"6.40.10", "V5.0",  "2.7",
+                          "a",       "9_9-3", "1234567890123456789012345678901"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        ck_assert_msg(util_version_label_ok(good[i]), "%s", good[i]);
+    const char *bad[] = {
+        "", ".6", "-1", "6 40", "6/40", "v5;", "é1", "6.40\n", "12345678901234567890123456789012"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_msg(!util_version_label_ok(bad[i]), "%s", bad[i]);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("util");
@@ -57,6 +70,7 @@ int main(void)
     tcase_add_test(tc, test_hex_and_sha);
     tcase_add_test(tc, test_ct_equal);
     tcase_add_test(tc, test_parse_i64);
+    tcase_add_test(tc, test_version_label);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
