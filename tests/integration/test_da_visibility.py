@@ -5,8 +5,7 @@ dadm_app and dadm.begin_request, as the daemon does, without the C).
 
 The DA belongs to establishment A (Strasbourg) on product P (Apogée), is
 externalised to Prestatech and carries an internal note of the agency and
-an attachment (inserted as the superuser: the attachments API lives
-elsewhere)."""
+an attachment (inserted as the superuser, so that the API only reads it)."""
 
 import getpass
 import hashlib
@@ -88,6 +87,8 @@ def setUpModule():
           " content, uploader_id) SELECT d.etab_id, d.id, 'capture.png', 'image/png', 3,"
           " sha256('\\x010203'::bytea), '\\x010203'::bytea, d.filer_id FROM dadm.da d"
           " WHERE d.id = %s", (W["id"],))
+    W["attachment"] = owner("SELECT id FROM dadm.da_attachment WHERE da_id = %s",
+                            (W["id"],))[0][0]
 
 
 def tearDownModule():
@@ -112,6 +113,15 @@ class ApiVisibilityTest(unittest.TestCase):
                 listed = [x["number"] for x in
                           call("GET", "/das?limit=200", login).json()["items"]]
                 self.assertEqual(n in listed, sees)
+                att = W["attachment"]
+                r2 = call("GET", f"/das/{n}/attachments", login)
+                self.assertEqual(r2.status, 200 if sees else 404, r2.body[:200])
+                if sees:
+                    self.assertEqual([a["id"] for a in r2.json()["items"]], [att])
+                r2 = call("GET", f"/das/{n}/attachments/{att}", login)
+                self.assertEqual(r2.status, 200 if sees else 404)
+                if sees:
+                    self.assertEqual(r2.body, b"\x01\x02\x03")
                 if sees:
                     kinds = [e["kind"] for e in r.json()["items"]]
                     self.assertIn("complement", kinds)
@@ -121,7 +131,8 @@ class ApiVisibilityTest(unittest.TestCase):
 
     def test_anonymous(self):
         n = W["number"]
-        for path in (f"/das/{n}", f"/das/{n}/events", "/das"):
+        for path in (f"/das/{n}", f"/das/{n}/events", "/das", f"/das/{n}/attachments",
+                     f"/das/{n}/attachments/{W['attachment']}"):
             with self.subTest(path=path):
                 self.assertEqual(call("GET", path).status, 401)
 
