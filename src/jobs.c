@@ -11,6 +11,7 @@
 const jobs_entry jobs_table[] = {
     {"ldap", 300, jobs_ldap_sync},
     {"da_timers", 900, jobs_da_timers},
+    {"audit_seal", 10, jobs_audit_seal},
 };
 const size_t jobs_count = sizeof(jobs_table) / sizeof(jobs_table[0]);
 
@@ -107,6 +108,15 @@ dadm_err jobs_da_timers_at(db *d, arena *a, const char *at, long *reminders, lon
 dadm_err jobs_da_timers(db *d, arena *a)
 {
     return jobs_da_timers_at(d, a, NULL, NULL, NULL);
+}
+
+dadm_err jobs_audit_seal(db *d, arena *a)
+{
+    dadm_err e = DADM_OK;
+    PGresult *r = db_exec(d, a, "SELECT dadm.audit_seal()", 0, NULL, &e);
+    if (r && strcmp(PQgetvalue(r, 0, 0), "0") != 0)
+        log_kv(LOG_DEBUG, "audit.sealed", "rows", PQgetvalue(r, 0, 0), NULL);
+    return r ? DADM_OK : e;
 }
 
 static void *loop(void *arg)

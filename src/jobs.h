@@ -56,4 +56,8 @@ __attribute__((warn_unused_result)) dadm_err jobs_da_timers_at(db *d, arena *a, 
 /* The job entry: jobs_da_timers_at(d, a, NULL, …). */
 dadm_err jobs_da_timers(db *d, arena *a);
 
+/* The job that seals the audit rows appended since its last run into the
+ * hash chain (sql/0014_audit_seal.sql). */
+dadm_err jobs_audit_seal(db *d, arena *a);
+
 #endif

@@ -1,7 +1,9 @@
 """Row-level security on its own: connected as the daemon's role, without
 going through dadmd at all."""
 
+import getpass
 import hashlib
+import os
 import unittest
 
 import psycopg2
@@ -124,6 +126,10 @@ class IsolationTest(unittest.TestCase):
         self.assertEqual(self.count("etab"), 0)
 
 
+def superuser():
+    return "postgres" if os.geteuid() == 0 else getpass.getuser()
+
+
 class AuditTest(unittest.TestCase):
     def test_append_only_chain(self):
         c = connect("dadm_owner")
@@ -132,10 +138,36 @@ class AuditTest(unittest.TestCase):
             cur.execute("SELECT dadm.audit_append('test.event', %s, NULL, '{\"n\": 1}')",
                         (f"t{i}",))
         c.commit()
+        cur.execute("SELECT count(*) FROM dadm.audit WHERE seq IS NULL AND target LIKE 't_'")
+        self.assertEqual(cur.fetchone()[0], 3)
+        # The sealer chains them after everything sealed before, in id order.
+        cur.execute("SELECT dadm.audit_seal()")
+        self.assertGreaterEqual(cur.fetchone()[0], 3)
+        c.commit()
+        cur.execute("SELECT count(*) FROM dadm.audit WHERE seq IS NULL")
+        self.assertEqual(cur.fetchone()[0], 0)
+        cur.execute("SELECT array_agg(seq ORDER BY id) FROM (SELECT id, seq FROM dadm.audit"
+                    " ORDER BY id DESC LIMIT 3) x")
+        seqs = cur.fetchone()[0]
+        self.assertEqual(seqs, sorted(seqs))
+        cur.execute("SELECT dadm.audit_seal()")
+        self.assertEqual(cur.fetchone()[0], 0)
         cur.execute("SELECT dadm.audit_verify()")
         self.assertIsNone(cur.fetchone()[0])
+        c.commit()
+        # A sealed row changed behind the trigger's back breaks the chain there.
+        su = connect(superuser())
+        scur = su.cursor()
+        scur.execute("SELECT id FROM dadm.audit WHERE target = 't1' ORDER BY id DESC LIMIT 1")
+        forged = scur.fetchone()[0]
+        scur.execute("ALTER TABLE dadm.audit DISABLE TRIGGER audit_append_only")
+        scur.execute("UPDATE dadm.audit SET target = 'forged' WHERE id = %s", (forged,))
+        scur.execute("SELECT dadm.audit_verify()")
+        self.assertEqual(scur.fetchone()[0], forged)
+        su.rollback()
+        su.close()
         for sql in ("UPDATE dadm.audit SET target = 'forged'", "DELETE FROM dadm.audit",
-                    "TRUNCATE dadm.audit"):
+                    "TRUNCATE dadm.audit", "UPDATE dadm.audit SET seq = seq + 1000000"):
             with self.subTest(sql=sql):
                 with self.assertRaises(psycopg2.errors.InsufficientPrivilege):
                     cur.execute(sql)
