@@ -9,8 +9,8 @@
 -- unsealed rows, in id order, the next positions `seq` of the chain and
 -- their hashes. The chain is read in `seq` order: a row that commits late
 -- is chained after rows with larger ids that were sealed before it.
--- dadm.audit_verify() checks the sealed rows; unsealed rows are at most a
--- few seconds old (the job's period).
+-- dadm.audit_verify() checks the sealed rows; an unsealed row waits at most
+-- one period of dadmd's job thread ([jobs] poll_seconds, 30 s by default).
 
 ALTER TABLE dadm.audit
     ADD COLUMN seq bigint UNIQUE,
