@@ -129,6 +129,18 @@ def connect(role):
     return psycopg2.connect(host=os.path.join(PGDIR, "run"), dbname="dadm", user=role)
 
 
+def owner(sql, args=()):
+    """Runs one statement as the owner role in its own transaction; its rows,
+    or None for a statement that returns none."""
+    c = connect("dadm_owner")
+    try:
+        with c, c.cursor() as cur:
+            cur.execute(sql, args)
+            return cur.fetchall() if cur.description else None
+    finally:
+        c.close()
+
+
 def ids():
     """Ids of the demo establishments and products, read as the owner."""
     with connect("dadm_owner") as c, c.cursor() as cur:

@@ -9,7 +9,7 @@ import datetime
 import re
 import unittest
 
-from harness import Daemon, connect, ctl, session
+from harness import Daemon, ctl, owner, session
 
 d = None
 
@@ -21,16 +21,6 @@ def setUpModule():
 
 def tearDownModule():
     assert d.stop() == 0
-
-
-def owner(sql, args=()):
-    c = connect("dadm_owner")
-    try:
-        with c, c.cursor() as cur:
-            cur.execute(sql, args)
-            return cur.fetchall() if cur.description else None
-    finally:
-        c.close()
 
 
 def timers(at):

@@ -12,7 +12,7 @@ import hashlib
 import os
 import unittest
 
-from harness import Daemon, connect, ctl, session, STRASBOURG
+from harness import Daemon, connect, ctl, owner, session, STRASBOURG
 
 d = None
 W = {}
@@ -50,16 +50,6 @@ def token(login):
 
 def call(method, path, login=None, body=None):
     return d.request(method, "/api/v1" + path, body=body, token=token(login) if login else None)
-
-
-def owner(sql, args=()):
-    c = connect("dadm_owner")
-    try:
-        with c, c.cursor() as cur:
-            cur.execute(sql, args)
-            return cur.fetchall() if cur.description else None
-    finally:
-        c.close()
 
 
 def setUpModule():

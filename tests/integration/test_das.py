@@ -10,7 +10,7 @@ import unittest
 
 import psycopg2
 
-from harness import Daemon, connect, ids, session, POITIERS, STRASBOURG
+from harness import Daemon, ids, owner, session, POITIERS, STRASBOURG
 
 d = None
 TOKENS = {}
@@ -34,16 +34,6 @@ def token(login):
 def call(method, path, login=None, body=None, **kw):
     return d.request(method, "/api/v1" + path, body=body, token=token(login) if login else None,
                      **kw)
-
-
-def owner(sql, args=()):
-    c = connect("dadm_owner")
-    try:
-        with c, c.cursor() as cur:
-            cur.execute(sql, args)
-            return cur.fetchall() if cur.description else None
-    finally:
-        c.close()
 
 
 def one(sql, args=()):
