@@ -71,6 +71,18 @@ json_t *db_json_rows(const PGresult *r)
     return arr;
 }
 
+json_t *db_json_page(const PGresult *r, long *total)
+{
+    int col = PQfnumber(r, "total");
+    if (PQntuples(r) > 0 && col >= 0)
+        *total = strtol(PQgetvalue(r, 0, col), NULL, 10);
+    json_t *arr = db_json_rows(r);
+    size_t i;
+    json_t *o;
+    json_array_foreach(arr, i, o) json_object_del(o, "total");
+    return arr;
+}
+
 static void release(void *j)
 {
     json_decref(j);

@@ -18,5 +18,11 @@ json_t *db_json_own(arena *a, json_t *j);
 /* Every row of r as a new array (caller owns the reference); NULL on
  * allocation failure. */
 json_t *db_json_rows(const PGresult *r);
+/* The rows of one page of a list whose query adds a column `total` (the
+ * count of the whole list, e.g. count(*) OVER ()): a new array of the rows
+ * without that column (caller owns it; NULL on allocation failure), and
+ * *total read from the first row. *total is left alone when the page is
+ * empty: past the last page the caller counts otherwise. */
+json_t *db_json_page(const PGresult *r, long *total);
 
 #endif

@@ -347,34 +347,27 @@ dadm_err api_da_attachment_get(http_req *r)
     const char *p[] = {i64s(r->a, da.id), i64s(r->a, fid)};
     if (!p[0] || !p[1])
         return DADM_E_NOMEM;
-    PGresult *meta = db_exec(r->db, r->a,
-                             "SELECT f.name, f.content_type, f.size FROM dadm.da_attachment f"
-                             " WHERE f.da_id = $1 AND f.id = $2",
-                             2, p, &e);
-    if (!meta)
+    /* One row, in binary: no hex round trip for a 20 MB file; the text
+     * columns come as their UTF-8 bytes, NUL-terminated by libpq. */
+    PGresult *f = db_exec_bin(r->db, r->a,
+                              "SELECT f.name, f.content_type, f.content FROM dadm.da_attachment f"
+                              " WHERE f.da_id = $1 AND f.id = $2",
+                              2, p, NULL, NULL, 1, &e);
+    if (!f)
         return e;
-    if (PQntuples(meta) != 1)
+    if (PQntuples(f) != 1)
         return http_fail(r, DADM_E_NOT_FOUND, "Pièce jointe introuvable.");
-    /* The bytes in binary: no hex round trip for a 20 MB file. */
-    PGresult *body = db_exec_bin(r->db, r->a,
-                                 "SELECT f.content FROM dadm.da_attachment f"
-                                 " WHERE f.da_id = $1 AND f.id = $2",
-                                 2, p, NULL, NULL, 1, &e);
-    if (!body)
-        return e;
-    if (PQntuples(body) != 1)
-        return http_fail(r, DADM_E_NOT_FOUND, "Pièce jointe introuvable.");
-    const char *type = PQgetvalue(meta, 0, 1);
+    const char *type = PQgetvalue(f, 0, 1);
     const char *ctype =
         strncmp(type, "text/", 5) == 0 ? arena_printf(r->a, "%s; charset=utf-8", type) : type;
-    const char *disp = disposition(r->a, PQgetvalue(meta, 0, 0));
+    const char *disp = disposition(r->a, PQgetvalue(f, 0, 0));
     if (!ctype || !disp)
         return DADM_E_NOMEM;
     if ((e = http_add_header(r, "Content-Disposition", disp)) != DADM_OK ||
         (e = http_add_header(r, "Content-Security-Policy", "default-src 'none'; sandbox")) !=
             DADM_OK)
         return e;
-    return http_reply_text(r, 200, ctype, PQgetvalue(body, 0, 0), (size_t)PQgetlength(body, 0, 0));
+    return http_reply_text(r, 200, ctype, PQgetvalue(f, 0, 2), (size_t)PQgetlength(f, 0, 2));
 }
 
 /* ---- consents ---- */

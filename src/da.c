@@ -306,9 +306,7 @@ dadm_err da_list(db *d, arena *a, const auth_principal *who, const da_filter *f,
                           8, params, &e);
     if (!r)
         return e;
-    if (PQntuples(r) > 0) {
-        *total = strtol(PQgetvalue(r, 0, PQfnumber(r, "total")), NULL, 10);
-    } else if (f->offset > 0) {
+    if (PQntuples(r) == 0 && f->offset > 0) {
         PGresult *c = db_exec(d, a,
                               arena_printf(a,
                                            "SELECT count(*) FROM dadm.da d"
@@ -319,16 +317,12 @@ dadm_err da_list(db *d, arena *a, const auth_principal *who, const da_filter *f,
             return e;
         *total = strtol(PQgetvalue(c, 0, 0), NULL, 10);
     }
-    json_t *rows = db_json_rows(r);
+    json_t *rows = db_json_page(r, total);
     if (!rows)
         return DADM_E_NOMEM;
     size_t i;
     json_t *it;
-    json_array_foreach(rows, i, it)
-    {
-        json_object_del(it, "total");
-        public_view(it);
-    }
+    json_array_foreach(rows, i, it) public_view(it);
     *items = rows;
     return DADM_OK;
 }

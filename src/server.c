@@ -31,6 +31,11 @@ struct req_ctx {
     char *body;
     size_t body_len, body_cap;
     size_t max_body; /* this route's cap: [http] max_body_bytes, or the upload cap */
+    /* The route table's answer for (method, path), matched once when the
+     * headers arrive: an index, ROUTER_NOT_FOUND or ROUTER_BAD_METHOD. */
+    int match;
+    size_t caps[ROUTER_MAX_CAPTURES][2];
+    char allow[64];
     bool too_large;
     bool counted;
 };
@@ -42,15 +47,11 @@ static double elapsed(const struct timespec *t0)
     return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-/* The body cap of the route `method path` answers: upload routes take a
- * file of up to [attachments] max_bytes plus its multipart envelope. */
-static size_t route_body_cap(const struct server *s, const char *method, const char *path)
+/* The body cap of the matched route: upload routes take a file of up to
+ * [attachments] max_bytes plus its multipart envelope. */
+static size_t route_body_cap(const struct server *s, int match)
 {
-    size_t caps[ROUTER_MAX_CAPTURES][2];
-    char allow[64];
-    int idx = router_match(routes_table, routes_count, sizeof(route), method, path, caps, allow,
-                           sizeof(allow));
-    if (idx >= 0 && (routes_table[idx].flags & ROUTE_UPLOAD))
+    if (match >= 0 && (routes_table[match].flags & ROUTE_UPLOAD))
         return s->set.max_upload_body;
     return s->set.max_body;
 }
@@ -262,22 +263,20 @@ static enum MHD_Result dispatch(struct server *s, struct req_ctx *x, struct MHD_
         r->detail = too_large_detail(x, s);
         return send_problem(c, x, DADM_E_TOO_LARGE, NULL);
     }
-    size_t caps[ROUTER_MAX_CAPTURES][2];
-    char allow[64];
-    int idx = router_match(routes_table, routes_count, sizeof(route), r->method, r->path, caps,
-                           allow, sizeof(allow));
+    int idx = x->match;
     if (idx == ROUTER_NOT_FOUND) {
         r->detail = "Aucune ressource ne correspond à cette adresse.";
         return send_problem(c, x, DADM_E_NOT_FOUND, NULL);
     }
     if (idx == ROUTER_BAD_METHOD) {
         r->detail = "Cette méthode n'est pas acceptée pour cette ressource.";
-        return send_problem(c, x, DADM_E_METHOD, allow);
+        return send_problem(c, x, DADM_E_METHOD, x->allow);
     }
     x->route = (size_t)idx;
     const route *rt = &routes_table[idx];
     for (int i = 0; i < ROUTER_MAX_CAPTURES; i++)
-        r->params[i] = caps[i][1] ? arena_strndup(r->a, r->path + caps[i][0], caps[i][1]) : NULL;
+        r->params[i] =
+            x->caps[i][1] ? arena_strndup(r->a, r->path + x->caps[i][0], x->caps[i][1]) : NULL;
     r->body = x->body;
     r->body_len = x->body_len;
     session_token(r);
@@ -318,6 +317,7 @@ static struct req_ctx *ctx_new(struct server *s, struct MHD_Connection *c, const
     }
     clock_gettime(CLOCK_MONOTONIC, &x->t0);
     x->route = routes_count; /* "unmatched" until dispatch says otherwise */
+    x->match = ROUTER_NOT_FOUND;
     x->r.srv = s;
     x->r.conn = c;
     x->r.method = arena_strdup(x->r.a, method);
@@ -350,7 +350,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             x->r.detail = "Les en-têtes de la requête dépassent la taille autorisée.";
             return send_problem(c, x, DADM_E_HEADERS_TOO_LARGE, NULL);
         }
-        x->max_body = route_body_cap(s, method, url);
+        x->match = router_match(routes_table, routes_count, sizeof(route), method, url, x->caps,
+                                x->allow, sizeof(x->allow));
+        x->max_body = route_body_cap(s, x->match);
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         int64_t len = 0;
         if (cl && util_parse_i64(cl, &len) && len > (int64_t)x->max_body) {

@@ -535,9 +535,7 @@ dadm_err tenant_change_list(db *d, arena *a, const tenant_change_filter *f, json
                           5, params, &e);
     if (!r)
         return e;
-    if (PQntuples(r) > 0) {
-        *total = strtol(PQgetvalue(r, 0, PQfnumber(r, "total")), NULL, 10);
-    } else if (f->offset > 0) {
+    if (PQntuples(r) == 0 && f->offset > 0) {
         PGresult *c = db_exec(d, a,
                               "SELECT count(*) FROM dadm.change_request c"
                               " WHERE ($1::bigint IS NULL OR c.etab_id = $1)"
@@ -548,14 +546,8 @@ dadm_err tenant_change_list(db *d, arena *a, const tenant_change_filter *f, json
             return e;
         *total = strtol(PQgetvalue(c, 0, 0), NULL, 10);
     }
-    json_t *arr = db_json_rows(r);
-    if (!arr)
-        return DADM_E_NOMEM;
-    size_t i;
-    json_t *o;
-    json_array_foreach(arr, i, o) json_object_del(o, "total");
-    *items = arr;
-    return DADM_OK;
+    *items = db_json_page(r, total);
+    return *items ? DADM_OK : DADM_E_NOMEM;
 }
 
 dadm_err tenant_change_etab_of(db *d, arena *a, int64_t id, int64_t *etab_id)

@@ -23,23 +23,15 @@ dadm_err tenant_etab_list(db *d, arena *a, long limit, long offset, json_t **ite
     if (!r)
         return e;
     *total = 0;
-    if (PQntuples(r) > 0) {
-        *total = strtol(PQgetvalue(r, 0, PQfnumber(r, "total")), NULL, 10);
-    } else if (offset > 0) {
+    if (PQntuples(r) == 0 && offset > 0) {
         /* Past the last page: the window count is not there, ask for it. */
         PGresult *c = db_exec(d, a, "SELECT count(*) FROM dadm.etab", 0, NULL, &e);
         if (!c)
             return e;
         *total = strtol(PQgetvalue(c, 0, 0), NULL, 10);
     }
-    json_t *arr = db_json_rows(r);
-    if (!arr)
-        return DADM_E_NOMEM;
-    size_t i;
-    json_t *o;
-    json_array_foreach(arr, i, o) json_object_del(o, "total");
-    *items = arr;
-    return DADM_OK;
+    *items = db_json_page(r, total);
+    return *items ? DADM_OK : DADM_E_NOMEM;
 }
 
 dadm_err tenant_etab_get(db *d, arena *a, int64_t id, json_t **out)

@@ -30,14 +30,6 @@ dadm_err tenant_product_list(db *d, arena *a, long limit, long offset, json_t **
     if (!r)
         return e;
     *total = 0;
-    if (PQntuples(r) > 0)
-        *total = strtol(PQgetvalue(r, 0, PQfnumber(r, "total")), NULL, 10);
-    json_t *arr = db_json_rows(r);
-    if (!arr)
-        return DADM_E_NOMEM;
-    size_t i;
-    json_t *o;
-    json_array_foreach(arr, i, o) json_object_del(o, "total");
-    *items = arr;
-    return DADM_OK;
+    *items = db_json_page(r, total);
+    return *items ? DADM_OK : DADM_E_NOMEM;
 }
