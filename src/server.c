@@ -457,10 +457,10 @@ int server_run(const server_settings *set)
         goto out;
     }
     d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL,
-        NULL, on_request, &s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
-        &addr, MHD_OPTION_THREAD_POOL_SIZE, set->threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-        &s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL, MHD_OPTION_URI_LOG_CALLBACK, on_uri,
+        MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request,
+        &s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR, &addr,
+        MHD_OPTION_THREAD_POOL_SIZE, set->threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL, MHD_OPTION_URI_LOG_CALLBACK, on_uri,
         NULL, MHD_OPTION_CONNECTION_TIMEOUT, set->connection_timeout,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(set->max_headers * 2 + 65536),
         MHD_OPTION_CONNECTION_LIMIT, 1000u, MHD_OPTION_END);
@@ -486,11 +486,13 @@ int server_run(const server_settings *set)
         ;
     log_kv(LOG_INFO, "server.stopping", "signal", sig == SIGTERM ? "TERM" : "INT", NULL);
 
-    /* Stop accepting, then let in-flight requests finish. */
+    /* Stop accepting, then let in-flight requests finish. The workers poll()
+     * rather than epoll: quiescing an epoll thread pool races with the
+     * workers over the listen socket's registration, and libmicrohttpd aborts
+     * when either side loses. The socket is closed only once every worker
+     * has stopped looking at it. */
     atomic_store(&s.stopping, true);
     MHD_socket lfd = MHD_quiesce_daemon(d);
-    if (lfd != MHD_INVALID_SOCKET)
-        close(lfd);
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     while (atomic_load(&s.inflight) > 0 && elapsed(&t0) < set->shutdown_grace) {
@@ -500,6 +502,8 @@ int server_run(const server_settings *set)
     char left[16];
     snprintf(left, sizeof(left), "%u", atomic_load(&s.inflight));
     MHD_stop_daemon(d);
+    if (lfd != MHD_INVALID_SOCKET)
+        close(lfd);
     log_kv(LOG_INFO, "server.stopped", "unfinished", left, NULL);
     rc = 0;
 out:

@@ -62,7 +62,7 @@ class ServerTest(unittest.TestCase):
         s.sendall(b"POST /api/v1/products HTTP/1.1\r\nHost: x\r\n"
                   b"Transfer-Encoding: chunked\r\n\r\n")
         chunk = b"y" * 1000
-        for _ in range(6):
+        for _ in range(10):
             s.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
         s.sendall(b"0\r\n\r\n")
         data = b""
@@ -172,6 +172,34 @@ class GracefulStopTest(unittest.TestCase):
         with self.assertRaises(OSError):
             socket.create_connection(("127.0.0.1", d.port), timeout=2)
         self.assertIn("event=server.stopped unfinished=0", d.read_log())
+
+    def test_stop_under_load(self):
+        """SIGTERM while clients keep connecting and asking: every stop ends
+        cleanly (exit 0), whatever the worker threads were doing."""
+        for _ in range(10):
+            d = Daemon(DADM_HTTP_THREADS="4").start()
+            done = threading.Event()
+
+            def hammer():
+                while not done.is_set():
+                    try:
+                        c = socket.create_connection(("127.0.0.1", d.port), timeout=2)
+                        c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                        c.recv(4096)
+                        c.close()
+                    except OSError:
+                        pass
+
+            workers = [threading.Thread(target=hammer) for _ in range(8)]
+            for w in workers:
+                w.start()
+            time.sleep(0.3)
+            code = d.stop()
+            done.set()
+            for w in workers:
+                w.join(10)
+            self.assertEqual(code, 0, d.read_log()[-2000:])
+            self.assertIn("event=server.stopped", d.read_log())
 
 
 if __name__ == "__main__":
