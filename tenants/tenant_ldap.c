@@ -15,7 +15,8 @@
 #define SYNC_CONTROL_OID "1.3.6.1.4.1.4203.1.9.1.1"
 /* Kept in the run record; the count has them all. */
 #define SKIPPED_KEPT 1000
-/* Staged rows are sent this many at a time (sql/0015_ldap_chunks.sql). */
+/* Staged rows are sent this many at a time by default
+ * (sql/0015_ldap_chunks.sql). */
 #define CHUNK_ROWS 10000
 /* Columns of the staging table the run fills. */
 #define STAGE_COLS 11
@@ -595,7 +596,8 @@ static bool stage_row(run *r, char kind, const char *key, const char *dn,
             g_string_append_c(r->cols[i], ',');
         tenant_ldap_array_field(r->cols[i], v[i]);
     }
-    return ++r->chunk_rows < CHUNK_ROWS || stage_send(r);
+    long max = r->opt->chunk_rows > 0 ? r->opt->chunk_rows : CHUNK_ROWS;
+    return ++r->chunk_rows < max || stage_send(r);
 }
 
 static void skip(run *r, const char *dn, const char *reason)

@@ -102,6 +102,7 @@ typedef struct {
     bool dry_run;   /* compute the counts, change nothing */
     FILE *progress; /* a terminal to draw progress on, or NULL */
     int timeout;    /* network timeout in seconds */
+    int chunk_rows; /* entries sent to the database at a time (0: 10000) */
 } tenant_ldap_options;
 
 /* What a run did. */

@@ -363,6 +363,93 @@ class LifecycleTest(unittest.TestCase):
         self.assertEqual(acc["hlefevre@univ-a.test"][0], "active")
 
 
+class ChunkTest(unittest.TestCase):
+    """Entries go to the database in chunks, and each chunk creates its
+    certainly new accounts while the next is read (sql/0015_ldap_chunks.sql).
+    Whatever the chunk size, the outcome is the one of a single chunk. Runs
+    before LifecycleTest (classes run by name) and leaves Strasbourg as it
+    found it."""
+
+    def reset(self):
+        for table in ("account", "directory_run", "etab_directory_state"):
+            extra = " AND t.dir_key IS NOT NULL" if table == "account" else ""
+            query(f"DELETE FROM dadm.{table} t USING dadm.etab e"
+                  f" WHERE e.id = t.etab_id AND e.uai = %s{extra}", STRASBOURG)
+
+    def outcome(self, rows, *flags):
+        _, out, _ = ctl("ldap-sync", STRASBOURG, *flags,
+                        env={**ENV, "DADM_LDAP_CHUNK_ROWS": str(rows)})
+        skipped = sorted(l for l in out.splitlines() if l.startswith("skipped\t"))
+        run = query("SELECT created, updated, disabled, reenabled, skipped, skipped_entries"
+                    " FROM dadm.directory_run r JOIN dadm.etab e ON e.id = r.etab_id"
+                    " WHERE e.uai = %s ORDER BY r.id DESC LIMIT 1", STRASBOURG)
+        return counts(out), skipped, accounts(STRASBOURG), run
+
+    def test_any_chunk_size_gives_the_same_outcome(self):
+        configure(STRASBOURG)
+        try:
+            for flags in (("--full",), ()):
+                self.reset()
+                ref = self.outcome(1000000, *flags)
+                self.assertGreater(ref[0]["created"], 10)
+                # Two entries claim one login: both skipped, in every chunking.
+                self.assertEqual(sum("duplicate_eppn" in l for l in ref[1]), 2)
+                for rows in (1, 2, 3, 7):
+                    self.reset()
+                    self.assertEqual(self.outcome(rows, *flags), ref, (flags, rows))
+            # A dry run in chunks counts the same and creates nothing.
+            self.reset()
+            c, skipped, acc, run = self.outcome(2, "--full", "--dry-run")
+            self.assertEqual((c["created"], skipped, acc, run), (ref[0]["created"], ref[1], {}, []))
+        finally:
+            self.reset()
+
+    def test_early_creation_undone_for_a_login_two_chunks_claim(self):
+        """The database side alone: chunk 1 creates x and y early, chunk 2
+        claims x again; ldap_apply removes x, keeps y, and counts y."""
+        c = connect("dadm_owner")
+        try:
+            cur = c.cursor()
+            cur.execute("SELECT id FROM dadm.etab WHERE uai = %s", (POITIERS,))
+            etab = cur.fetchone()[0]
+            cur.execute("SELECT dadm.ldap_stage_open()")
+
+            def add(keys, logins):
+                n = len(keys)
+                cur.execute("SELECT dadm.ldap_stage_add(%s, true, %s, %s, %s, %s, %s, %s, %s,"
+                            " %s, %s, %s, %s)",
+                            (etab, ["e"] * n, keys, [f"uid={k}" for k in keys], ["h"] * n,
+                             logins, logins, ["G"] * n, ["F"] * n, logins, [None] * n,
+                             ["{}"] * n))
+                return cur.fetchone()[0]
+
+            self.assertEqual(add(["k1", "k2"], ["x@chunk.test", "y@chunk.test"]), 2)
+            self.assertEqual(add(["k3"], ["x@chunk.test"]), 0)
+            cur.execute("SELECT created, skipped, skipped_entries FROM dadm.ldap_apply("
+                        "%s, 'full', true, now(), NULL, 3, 0, '[]', false)", (etab,))
+            created, skipped, entries = cur.fetchone()
+            self.assertEqual((created, skipped), (1, 2))
+            self.assertEqual(sorted((e["dn"], e["reason"]) for e in entries),
+                             [("uid=k1", "duplicate_eppn"), ("uid=k3", "duplicate_eppn")])
+            cur.execute("SELECT dir_key FROM dadm.account WHERE etab_id = %s"
+                        " AND dir_key IS NOT NULL", (etab,))
+            self.assertEqual(cur.fetchall(), [("k2",)])
+        finally:
+            c.rollback()
+            c.close()
+
+    def test_stage_is_not_writable_by_the_application(self):
+        c = connect("dadm_app")
+        try:
+            cur = c.cursor()
+            cur.execute("SELECT dadm.ldap_stage_open()")
+            with self.assertRaises(psycopg2.errors.InsufficientPrivilege):
+                cur.execute("INSERT INTO pg_temp.ldap_stage (kind, dir_key) VALUES ('e', 'k')")
+        finally:
+            c.rollback()
+            c.close()
+
+
 class ErrorTest(unittest.TestCase):
     """Connection, TLS, credential and filter errors change nothing and say why.
     They use the Nantes establishment pointed at univ-b's directory."""
