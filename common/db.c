@@ -147,30 +147,6 @@ static dadm_err classify(db *d, const PGresult *r)
     return DADM_E_INTERNAL;
 }
 
-/* The result `r` of a statement (NULL: the connection failed), owned by `a`
- * on success; on failure, classified, logged and freed. */
-static PGresult *take(db *d, arena *a, PGresult *r, dadm_err *err)
-{
-    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
-        if (arena_defer(a, clear_result, r) != 0) {
-            if (err)
-                *err = DADM_E_NOMEM;
-            return NULL;
-        }
-        return r;
-    }
-    dadm_err e = classify(d, r);
-    atomic_fetch_add(&error_count, 1);
-    const char *msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-    log_kv(e == DADM_E_INTERNAL ? LOG_ERROR : LOG_INFO, "db.error", "sqlstate", d->sqlstate,
-           "detail", msg ? msg : PQerrorMessage(d->conn), NULL);
-    PQclear(r);
-    if (err)
-        *err = e;
-    return NULL;
-}
-
 PGresult *db_exec(db *d, arena *a, const char *sql, int n, const char *const *params, dadm_err *err)
 {
     return db_exec_bin(d, a, sql, n, params, NULL, NULL, 0, err);
@@ -185,27 +161,25 @@ PGresult *db_exec_bin(db *d, arena *a, const char *sql, int n, const char *const
             *err = e;
         return NULL;
     }
-    return take(d, a, PQexecParams(d->conn, sql, n, NULL, params, lengths, formats, result_format),
-                err);
-}
-
-bool db_send(db *d, const char *sql, int n, const char *const *params, dadm_err *err)
-{
-    dadm_err e = db_ensure(d);
-    if (e == DADM_OK && PQsendQueryParams(d->conn, sql, n, NULL, params, NULL, NULL, 0) != 1)
-        take(d, NULL, NULL, &e);
-    if (e != DADM_OK && err)
+    PGresult *r = PQexecParams(d->conn, sql, n, NULL, params, lengths, formats, result_format);
+    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+        if (arena_defer(a, clear_result, r) != 0) {
+            if (err)
+                *err = DADM_E_NOMEM;
+            return NULL;
+        }
+        return r;
+    }
+    e = classify(d, r);
+    atomic_fetch_add(&error_count, 1);
+    const char *msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    log_kv(e == DADM_E_INTERNAL ? LOG_ERROR : LOG_INFO, "db.error", "sqlstate", d->sqlstate,
+           "detail", msg ? msg : PQerrorMessage(d->conn), NULL);
+    PQclear(r);
+    if (err)
         *err = e;
-    return e == DADM_OK;
-}
-
-PGresult *db_wait(db *d, arena *a, dadm_err *err)
-{
-    /* One statement, one result; the NULL after it ends the exchange. */
-    PGresult *r = PQgetResult(d->conn), *extra;
-    while ((extra = PQgetResult(d->conn)) != NULL)
-        PQclear(extra);
-    return take(d, a, r, err);
+    return NULL;
 }
 
 static dadm_err simple(db *d, const char *sql)

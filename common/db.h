@@ -40,12 +40,6 @@ PGresult *db_exec(db *d, arena *a, const char *sql, int n, const char *const *pa
  * binary (bytea as its raw bytes). */
 PGresult *db_exec_bin(db *d, arena *a, const char *sql, int n, const char *const *params,
                       const int *lengths, const int *formats, int result_format, dadm_err *err);
-/* A statement sent without waiting for it: the caller goes on with other
- * work and collects the outcome with db_wait before anything else on this
- * handle. db_send returns false (and sets *err) when it could not be sent. */
-bool db_send(db *d, const char *sql, int n, const char *const *params, dadm_err *err);
-/* The outcome of the statement db_send sent, as db_exec gives it. */
-PGresult *db_wait(db *d, arena *a, dadm_err *err);
 /* Integer value of a cell: 0 for SQL NULL or a value that is not an integer. */
 int64_t db_i64(const PGresult *r, int row, int col);
 /* The SQLSTATE of the last failed statement ("" when none). */

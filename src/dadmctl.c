@@ -540,10 +540,7 @@ static int cmd_ldap_sync(ctl *c)
         .dry_run = opt(c, "dry-run") != NULL,
         .progress = isatty(STDERR_FILENO) ? stderr : NULL,
         .timeout = (int)conf_int(c->conf, "ldap", "timeout_seconds", 30, 1, 3600, &ok),
-        .chunk_rows = (int)conf_int(c->conf, "ldap", "chunk_rows", 10000, 1, 1000000, &ok),
     };
-    if (!ok)
-        return fail("[ldap] timeout_seconds or chunk_rows is out of range");
     tenant_ldap_result res;
     const char *msg = NULL;
     if (tenant_ldap_sync(c->db, c->a, g_ascii_strtoll(etab, NULL, 10), &o, &res, &msg) != DADM_OK)

@@ -27,7 +27,6 @@ struct jobs {
 
 /* Network timeout of directory runs started by the thread. */
 static int ldap_timeout = 30;
-static int ldap_chunk_rows = 10000;
 
 static const jobs_entry *find_job(const char *name)
 {
@@ -73,7 +72,6 @@ dadm_err jobs_ldap_sync(db *d, arena *a)
         if (!ra)
             return DADM_E_NOMEM;
         tenant_ldap_options opt = {.timeout = ldap_timeout,
-                                   .chunk_rows = ldap_chunk_rows,
                                    .full = strcmp(PQgetvalue(due, i, 1), "t") == 0};
         tenant_ldap_result res;
         const char *msg = NULL;
@@ -174,7 +172,6 @@ jobs *jobs_start(conf *c, const char *conninfo)
         j->interval[i] = (unsigned)conf_int(c, jobs_table[i].name, "interval_seconds",
                                             jobs_table[i].interval_seconds, 1, 604800, &ok);
     ldap_timeout = (int)conf_int(c, "ldap", "timeout_seconds", 30, 1, 3600, &ok);
-    ldap_chunk_rows = (int)conf_int(c, "ldap", "chunk_rows", 10000, 1, 1000000, &ok);
     if (!ok) {
         log_kv(LOG_ERROR, "config.invalid", "detail", "a [jobs] or [ldap] key is out of range",
                NULL);

@@ -15,11 +15,8 @@
 #define SYNC_CONTROL_OID "1.3.6.1.4.1.4203.1.9.1.1"
 /* Kept in the run record; the count has them all. */
 #define SKIPPED_KEPT 1000
-/* Staged rows are sent this many at a time by default
- * (sql/0015_ldap_chunks.sql). */
-#define CHUNK_ROWS 10000
-/* Columns of the staging table the run fills. */
-#define STAGE_COLS 11
+/* COPY data is sent in chunks of about this size. */
+#define COPY_CHUNK (256 * 1024)
 
 static const char *const field_names[TENANT_LDAP_NFIELDS] = {
     [TENANT_LDAP_KEY] = "key",
@@ -247,19 +244,31 @@ bool tenant_ldap_uuid_text(const void *bin, size_t len, char out[37])
     return true;
 }
 
-void tenant_ldap_array_field(GString *buf, const char *s)
+bool tenant_ldap_copy_field(GString *buf, const char *s)
 {
     if (!s) {
-        g_string_append(buf, "NULL");
-        return;
+        g_string_append(buf, "\\N");
+        return true;
     }
-    g_string_append_c(buf, '"');
     for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            g_string_append_c(buf, '\\');
-        g_string_append_c(buf, *s);
+        switch (*s) {
+        case '\\':
+            g_string_append(buf, "\\\\");
+            break;
+        case '\t':
+            g_string_append(buf, "\\t");
+            break;
+        case '\n':
+            g_string_append(buf, "\\n");
+            break;
+        case '\r':
+            g_string_append(buf, "\\r");
+            break;
+        default:
+            g_string_append_c(buf, *s);
+        }
     }
-    g_string_append_c(buf, '"');
+    return true;
 }
 
 /* The first value of a field as a C string, or NULL; *bad is set when any
@@ -473,13 +482,10 @@ typedef struct {
     tenant_ldap_map map;
     const char *uai, *eppn_domain;
     char *attrs[TENANT_LDAP_NFIELDS + 1];
-    const char *etab;          /* its id, as text */
-    GString *cols[STAGE_COLS]; /* the chunk being built: array literals */
-    long chunk_rows;           /* rows in it */
-    bool pending;              /* a chunk is in flight */
-    bool create_early;         /* chunks create the new accounts */
-    GHashTable *entry_keys;    /* keys staged as 'e': each at most once */
-    GChecksum *checksum;       /* SHA-256, reset for each entry */
+    GString *copy;
+    GHashTable *entry_keys; /* keys staged as 'e': each at most once */
+    GChecksum *checksum;    /* SHA-256, reset for each entry */
+    bool copying;
     long seen, skipped;
     json_t *skipped_entries;
     bool present_mode; /* the listing is complete: absent keys are gone */
@@ -505,52 +511,16 @@ static void set_error(run *r, dadm_err e, const char *msg)
     }
 }
 
-/* Collects the outcome of the chunk in flight, if any. */
-static bool stage_wait(run *r)
+static bool flush_copy(run *r, bool force)
 {
-    if (!r->pending)
+    if (!force && r->copy->len < COPY_CHUNK)
         return true;
-    r->pending = false;
-    dadm_err e = DADM_OK;
-    PGresult *res = db_wait(r->d, r->a, &e);
-    if (!res || PQntuples(res) != 1) {
-        set_error(r, e == DADM_OK ? DADM_E_INTERNAL : e,
-                  "database: staging failed / échec de l'écriture");
+    if (r->copy->len && PQputCopyData(db_conn(r->d), r->copy->str, (int)r->copy->len) != 1) {
+        set_error(r, DADM_E_DB_UNAVAILABLE, "database: COPY failed / échec de l'écriture");
         return false;
     }
+    g_string_truncate(r->copy, 0);
     return true;
-}
-
-static void stage_clear(run *r)
-{
-    for (int i = 0; i < STAGE_COLS; i++)
-        g_string_assign(r->cols[i], "{");
-    r->chunk_rows = 0;
-}
-
-/* Sends the chunk built so far, once the previous one is done, and returns
- * without waiting for it: the directory is read meanwhile. */
-static bool stage_send(run *r)
-{
-    if (!stage_wait(r))
-        return false;
-    if (r->chunk_rows == 0)
-        return true;
-    const char *p[2 + STAGE_COLS] = {r->etab, r->create_early ? "t" : "f"};
-    for (int i = 0; i < STAGE_COLS; i++) {
-        g_string_append_c(r->cols[i], '}');
-        p[2 + i] = r->cols[i]->str;
-    }
-    dadm_err e = DADM_OK;
-    r->pending = db_send(r->d,
-                         "SELECT dadm.ldap_stage_add($1, $2, $3::text[], $4::text[], $5::text[],"
-                         " $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],"
-                         " $11::text[], $12::text[], $13::text[])",
-                         2 + STAGE_COLS, p, &e);
-    stage_clear(r);
-    if (!r->pending)
-        set_error(r, e, "database: staging failed / échec de l'écriture");
-    return r->pending;
 }
 
 /* The digest of a person's mapped values, as account.dir_hash keeps it. */
@@ -579,25 +549,21 @@ static bool stage_row(run *r, char kind, const char *key, const char *dn,
         g_hash_table_add(r->entry_keys, g_strdup(key));
         person_hash(r->checksum, p, hash);
     }
-    const char kinds[2] = {kind, '\0'};
-    const char *v[STAGE_COLS] = {kinds,
-                                 key,
-                                 dn,
-                                 p ? hash : NULL,
-                                 p ? p->login : NULL,
-                                 p ? p->eppn : NULL,
-                                 p ? p->given_name : NULL,
-                                 p ? p->family_name : NULL,
-                                 p ? p->email : NULL,
-                                 p ? p->phone : NULL,
-                                 p ? p->info_json : NULL};
-    for (int i = 0; i < STAGE_COLS; i++) {
-        if (r->chunk_rows)
-            g_string_append_c(r->cols[i], ',');
-        tenant_ldap_array_field(r->cols[i], v[i]);
+    GString *b = r->copy;
+    g_string_append_c(b, kind);
+    g_string_append_c(b, '\t');
+    tenant_ldap_copy_field(b, key);
+    g_string_append_c(b, '\t');
+    tenant_ldap_copy_field(b, dn);
+    const char *cols[] = {p ? hash : NULL,          p ? p->login : NULL,       p ? p->eppn : NULL,
+                          p ? p->given_name : NULL, p ? p->family_name : NULL, p ? p->email : NULL,
+                          p ? p->phone : NULL,      p ? p->info_json : NULL};
+    for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++) {
+        g_string_append_c(b, '\t');
+        tenant_ldap_copy_field(b, cols[i]);
     }
-    long max = r->opt->chunk_rows > 0 ? r->opt->chunk_rows : CHUNK_ROWS;
-    return ++r->chunk_rows < max || stage_send(r);
+    g_string_append_c(b, '\n');
+    return flush_copy(r, false);
 }
 
 static void skip(run *r, const char *dn, const char *reason)
@@ -1004,30 +970,43 @@ static int sync_result(ldap_sync_t *ls, LDAPMessage *msg, int refresh_deletes)
 
 /* ---- the database side ---- */
 
-static bool stage_open(run *r)
+static bool copy_begin(run *r)
 {
     dadm_err e = DADM_OK;
-    stage_clear(r);
     if (!db_exec(r->d, r->a, "SELECT dadm.ldap_stage_open()", 0, NULL, &e)) {
         set_error(r, e, "database: cannot open the staging table");
         return false;
     }
-    return true;
+    PGresult *res = PQexec(db_conn(r->d), "COPY pg_temp.ldap_stage (kind, dir_key, dn, hash, login,"
+                                          " eppn, given_name, family_name, email, phone,"
+                                          " dir_info) FROM STDIN");
+    bool ok = PQresultStatus(res) == PGRES_COPY_IN;
+    PQclear(res);
+    if (!ok)
+        set_error(r, DADM_E_INTERNAL, "database: COPY refused");
+    r->copying = ok;
+    return ok;
 }
 
-/* Sends what is left and waits for every chunk; with `abort`, only waits
- * (the transaction is then rolled back). */
-static bool stage_close(run *r, bool abort)
+/* Ends the COPY; with `abort`, discards it. */
+static bool copy_end(run *r, bool abort)
 {
-    if (abort) {
-        bool pending = r->pending;
-        r->pending = false;
-        if (pending)
-            db_wait(r->d, r->a, NULL);
-        stage_clear(r);
+    if (!r->copying)
         return true;
+    r->copying = false;
+    bool ok = abort || flush_copy(r, true);
+    PGconn *c = db_conn(r->d);
+    if (PQputCopyEnd(c, ok ? NULL : "aborted") != 1)
+        ok = false;
+    PGresult *res;
+    while ((res = PQgetResult(c)) != NULL) {
+        if (PQresultStatus(res) != PGRES_COMMAND_OK)
+            ok = false;
+        PQclear(res);
     }
-    return stage_send(r) && stage_wait(r);
+    if (!ok && !abort)
+        set_error(r, DADM_E_INTERNAL, "database: COPY failed / échec de l'écriture");
+    return ok;
 }
 
 static char *read_password(run *r, PGresult *cfg)
@@ -1208,7 +1187,7 @@ static void do_run(run *r, int64_t etab_id, tenant_ldap_result *res, const char 
     }
     PGresult *now = db_exec(r->d, r->a, "SELECT now()", 0, NULL, &e);
     *started = now ? PQgetvalue(now, 0, 0) : NULL;
-    if (!*started || !stage_open(r))
+    if (!*started || !copy_begin(r))
         goto out;
     struct berval *final_cookie = NULL;
     if (how == FULL) {
@@ -1254,10 +1233,10 @@ static void do_run(run *r, int64_t etab_id, tenant_ldap_result *res, const char 
             ber_memfree(ls.ls_cookie.bv_val);
             ls.ls_cookie.bv_val = NULL;
             ls.ls_cookie.bv_len = 0;
-            stage_close(r, true);
+            copy_end(r, true);
             db_rollback(r->d);
             g_hash_table_remove_all(r->entry_keys);
-            if (db_begin(r->d) != DADM_OK || !stage_open(r))
+            if (db_begin(r->d) != DADM_OK || !copy_begin(r))
                 goto sync_out;
             rc = ldap_sync_init_refresh_only(&ls);
         }
@@ -1265,7 +1244,7 @@ static void do_run(run *r, int64_t etab_id, tenant_ldap_result *res, const char 
             ldap_failed(r, ld, rc, "sync");
         final_cookie = ls.ls_cookie.bv_len ? &ls.ls_cookie : NULL;
     }
-    if (!stage_close(r, r->err != DADM_OK) || r->err != DADM_OK)
+    if (!copy_end(r, r->err != DADM_OK) || r->err != DADM_OK)
         goto sync_out;
     progress(r, true);
     res->read_seconds = seconds_since(&t0);
@@ -1334,7 +1313,7 @@ sync_out:
         ldap_sync_destroy(&ls, 0);
     }
 out:
-    stage_close(r, true);
+    copy_end(r, true);
     db_rollback(r->d);
     ldap_unbind_ext_s(ld, NULL, NULL);
 }
@@ -1363,14 +1342,10 @@ dadm_err tenant_ldap_sync(db *d, arena *a, int64_t etab_id, const tenant_ldap_op
              .a = a,
              .opt = opt,
              .ea = arena_new(0),
-             .etab = ids,
+             .copy = g_string_sized_new(COPY_CHUNK + 4096),
              .entry_keys = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL),
              .checksum = g_checksum_new(G_CHECKSUM_SHA256),
              .skipped_entries = json_array()};
-    /* A dry run creates nothing early: its counts come from ldap_apply. */
-    r.create_early = !opt->dry_run;
-    for (int i = 0; i < STAGE_COLS; i++)
-        r.cols[i] = g_string_sized_new(64 * 1024);
     const char *mode = opt->full ? "full" : "sync", *started = NULL;
     if (!r.ea || !r.skipped_entries || !r.checksum) {
         set_error(&r, DADM_E_NOMEM, "out of memory / mémoire insuffisante");
@@ -1399,9 +1374,7 @@ dadm_err tenant_ldap_sync(db *d, arena *a, int64_t etab_id, const tenant_ldap_op
                "disabled", n[3], "reenabled", n[4], "skipped", n[5], NULL);
     }
     db_exec(d, a, "SELECT pg_advisory_unlock(hashtext('dadm.ldap'), $1::int)", 1, p1, NULL);
-    for (int i = 0; i < STAGE_COLS; i++)
-        if (r.cols[i])
-            g_string_free(r.cols[i], TRUE);
+    g_string_free(r.copy, TRUE);
     g_hash_table_destroy(r.entry_keys);
     g_checksum_free(r.checksum);
     json_decref(r.skipped_entries);

@@ -92,9 +92,9 @@ const char *tenant_ldap_person_from_values(arena *a, tenant_ldap_values vals, co
  * false when `len` is not 16. */
 bool tenant_ldap_uuid_text(const void *bin, size_t len, char out[37]);
 
-/* Appends `s` to buf as an element of a PostgreSQL array literal: quoted,
- * with backslash escapes; NULL as NULL. */
-void tenant_ldap_array_field(GString *buf, const char *s);
+/* Appends `s` to buf (NULL: \N) in COPY text format. Returns false when
+ * out of memory. */
+bool tenant_ldap_copy_field(GString *buf, const char *s);
 
 /* What a run is asked to do. */
 typedef struct {
@@ -102,7 +102,6 @@ typedef struct {
     bool dry_run;   /* compute the counts, change nothing */
     FILE *progress; /* a terminal to draw progress on, or NULL */
     int timeout;    /* network timeout in seconds */
-    int chunk_rows; /* entries sent to the database at a time (0: 10000) */
 } tenant_ldap_options;
 
 /* What a run did. */

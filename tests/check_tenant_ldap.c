@@ -210,17 +210,13 @@ START_TEST(test_uuid_text)
 }
 END_TEST
 
-START_TEST(test_array_field)
+START_TEST(test_copy_field)
 {
     GString *b = g_string_new(NULL);
-    tenant_ldap_array_field(b, NULL);
-    g_string_append_c(b, ',');
-    tenant_ldap_array_field(b, "a\"b\\c,{d}\te NULL");
-    g_string_append_c(b, ',');
-    tenant_ldap_array_field(b, "NULL");
-    g_string_append_c(b, ',');
-    tenant_ldap_array_field(b, "");
-    ck_assert_str_eq(b->str, "NULL,\"a\\\"b\\\\c,{d}\te NULL\",\"NULL\",\"\"");
+    tenant_ldap_copy_field(b, NULL);
+    g_string_append_c(b, '|');
+    tenant_ldap_copy_field(b, "a\tb\nc\\d\re");
+    ck_assert_str_eq(b->str, "\\N|a\\tb\\nc\\\\d\\re");
     g_string_free(b, TRUE);
 }
 END_TEST
@@ -247,7 +243,7 @@ int main(void)
         {"map_parse", test_map_parse},
         {"person_from_values", test_person},
         {"uuid_text", test_uuid_text},
-        {"copy_field", test_array_field},
+        {"copy_field", test_copy_field},
         {"field_name", test_field_name},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
