@@ -250,8 +250,14 @@ bool tenant_ldap_copy_field(GString *buf, const char *s)
         g_string_append(buf, "\\N");
         return true;
     }
-    for (; *s; s++) {
+    /* Runs without a character to escape are copied whole. */
+    for (;;) {
+        size_t n = strcspn(s, "\\\t\n\r");
+        g_string_append_len(buf, s, (gssize)n);
+        s += n;
         switch (*s) {
+        case '\0':
+            return true;
         case '\\':
             g_string_append(buf, "\\\\");
             break;
@@ -261,14 +267,11 @@ bool tenant_ldap_copy_field(GString *buf, const char *s)
         case '\n':
             g_string_append(buf, "\\n");
             break;
-        case '\r':
-            g_string_append(buf, "\\r");
-            break;
         default:
-            g_string_append_c(buf, *s);
+            g_string_append(buf, "\\r");
         }
+        s++;
     }
-    return true;
 }
 
 /* The first value of a field as a C string, or NULL; *bad is set when any
@@ -482,6 +485,7 @@ typedef struct {
     tenant_ldap_map map;
     const char *uai, *eppn_domain;
     char *attrs[TENANT_LDAP_NFIELDS + 1];
+    size_t attr_len[TENANT_LDAP_NFIELDS];
     GString *copy;
     GHashTable *entry_keys; /* keys staged as 'e': each at most once */
     GChecksum *checksum;    /* SHA-256, reset for each entry */
@@ -596,7 +600,7 @@ static void on_entry(run *r, LDAP *ld, LDAPMessage *e, const char *sync_key)
         while (ldap_get_attribute_ber(ld, e, ber, &attr, &v) == LDAP_SUCCESS && attr.bv_val) {
             int f = 0;
             while (f < TENANT_LDAP_NFIELDS &&
-                   !(strlen(r->map.attr[f]) == attr.bv_len &&
+                   !(r->attr_len[f] == attr.bv_len &&
                      g_ascii_strncasecmp(r->map.attr[f], attr.bv_val, attr.bv_len) == 0))
                 f++;
             if (f < TENANT_LDAP_NFIELDS && !vals[f]) {
@@ -848,22 +852,29 @@ static void paged_search(run *r, LDAP *ld, const settings *s, const char *filter
             return;
         bool done = false;
         while (!done) {
+            /* Every message received so far in one call: one wait for many
+             * entries, not one per entry. */
             LDAPMessage *res = NULL;
             struct timeval tv = {.tv_sec = r->opt->timeout > 0 ? r->opt->timeout : 30};
-            rc = ldap_result(ld, msgid, LDAP_MSG_ONE, &tv, &res);
+            rc = ldap_result(ld, msgid, LDAP_MSG_RECEIVED, &tv, &res);
             if (rc <= 0) {
                 ldap_msgfree(res);
                 ldap_failed(r, ld, rc == 0 ? LDAP_TIMEOUT : LDAP_SERVER_DOWN, "search");
                 return;
             }
-            if (rc == LDAP_RES_SEARCH_ENTRY) {
-                if (r->err == DADM_OK)
-                    on_entry(r, ld, ldap_first_entry(ld, res), NULL);
-            } else if (rc == LDAP_RES_SEARCH_RESULT) {
+            for (LDAPMessage *m = ldap_first_message(ld, res); m && !done;
+                 m = ldap_next_message(ld, m)) {
+                if (ldap_msgtype(m) == LDAP_RES_SEARCH_ENTRY) {
+                    if (r->err == DADM_OK)
+                        on_entry(r, ld, m, NULL);
+                    continue;
+                }
+                if (ldap_msgtype(m) != LDAP_RES_SEARCH_RESULT)
+                    continue;
                 int code = 0;
                 LDAPControl **rctrls = NULL;
                 char *diag = NULL;
-                rc = ldap_parse_result(ld, res, &code, NULL, &diag, NULL, &rctrls, 0);
+                rc = ldap_parse_result(ld, m, &code, NULL, &diag, NULL, &rctrls, 0);
                 if (rc == LDAP_SUCCESS && code != LDAP_SUCCESS) {
                     if (diag && *diag)
                         ldap_set_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, diag);
@@ -1118,8 +1129,10 @@ static void do_run(run *r, int64_t etab_id, tenant_ldap_result *res, const char 
         set_error(r, e, why);
         return;
     }
-    for (int f = 0; f < TENANT_LDAP_NFIELDS; f++)
+    for (int f = 0; f < TENANT_LDAP_NFIELDS; f++) {
         r->attrs[f] = r->map.attr[f];
+        r->attr_len[f] = strlen(r->map.attr[f]);
+    }
     r->attrs[TENANT_LDAP_NFIELDS] = NULL;
     /* Checked here so that a bad filter is reported as such, not as a
      * protocol error from the server. */
