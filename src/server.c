@@ -4,11 +4,13 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -435,6 +437,65 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     log_kv(LOG_WARN, "http.server", "detail", buf, NULL);
 }
 
+/* The listening socket is dadmd's, not libmicrohttpd's: one thread accepts
+ * and hands each connection to the worker pool (MHD_add_connection picks
+ * the worker from the socket number, so consecutive connections go to
+ * different workers). Left to themselves, the pool's workers raced for the
+ * shared socket, and one of them could take every connection of a burst
+ * while the others idled: a few busy clients then ran on one core. */
+struct acceptor {
+    struct MHD_Daemon *d;
+    int fd;
+    struct server *s;
+};
+
+static int listen_on(const struct sockaddr_in *addr)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    int on = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
+        bind(fd, (const struct sockaddr *)addr, sizeof(*addr)) != 0 || listen(fd, SOMAXCONN) != 0) {
+        int err = errno;
+        close(fd);
+        errno = err;
+        return -1;
+    }
+    return fd;
+}
+
+static void *accept_loop(void *arg)
+{
+    struct acceptor *ac = arg;
+    for (;;) {
+        struct sockaddr_storage sa;
+        socklen_t len = sizeof(sa);
+        int c = accept4(ac->fd, (struct sockaddr *)&sa, &len, SOCK_CLOEXEC);
+        if (c >= 0) {
+            /* Refused (connection limit): libmicrohttpd closes it. */
+            MHD_add_connection(ac->d, c, (struct sockaddr *)&sa, len);
+            continue;
+        }
+        if (atomic_load(&ac->s->stopping))
+            return NULL;
+        if (errno == EINTR || errno == ECONNABORTED || errno == EAGAIN)
+            continue;
+        /* Out of descriptors or memory: say so, breathe, go on. */
+        log_kv(LOG_WARN, "server.accept_failed", "detail", strerror(errno), NULL);
+        struct timespec nap = {0, 100 * 1000 * 1000};
+        nanosleep(&nap, NULL);
+    }
+}
+
+static void start_failed(const server_settings *set)
+{
+    char port[12];
+    snprintf(port, sizeof(port), "%u", set->port);
+    log_kv(LOG_ERROR, "server.start_failed", "address", set->listen_addr, "port", port, "detail",
+           strerror(errno), NULL);
+}
+
 int server_run(const server_settings *set)
 {
     struct server s = {.set = *set};
@@ -456,19 +517,32 @@ int server_run(const server_settings *set)
         log_kv(LOG_ERROR, "server.bad_address", "address", set->listen_addr, NULL);
         goto out;
     }
-    d = MHD_start_daemon(
-        MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request,
-        &s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR, &addr,
-        MHD_OPTION_THREAD_POOL_SIZE, set->threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL, MHD_OPTION_URI_LOG_CALLBACK, on_uri,
-        NULL, MHD_OPTION_CONNECTION_TIMEOUT, set->connection_timeout,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(set->max_headers * 2 + 65536),
-        MHD_OPTION_CONNECTION_LIMIT, 1000u, MHD_OPTION_END);
+    struct acceptor ac = {.fd = listen_on(&addr), .s = &s};
+    if (ac.fd < 0) {
+        start_failed(set);
+        goto out;
+    }
+    d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC |
+                             MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ERROR_LOG,
+                         0, NULL, NULL, on_request, &s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+                         MHD_OPTION_THREAD_POOL_SIZE, set->threads, MHD_OPTION_NOTIFY_COMPLETED,
+                         on_completed, &s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
+                         MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
+                         set->connection_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                         (size_t)(set->max_headers * 2 + 65536), MHD_OPTION_CONNECTION_LIMIT, 1000u,
+                         MHD_OPTION_END);
+    pthread_t acceptor;
+    if (d) {
+        ac.d = d;
+        errno = pthread_create(&acceptor, NULL, accept_loop, &ac);
+        if (errno != 0) {
+            MHD_stop_daemon(d);
+            d = NULL;
+        }
+    }
     if (!d) {
-        char port[12];
-        snprintf(port, sizeof(port), "%u", set->port);
-        log_kv(LOG_ERROR, "server.start_failed", "address", set->listen_addr, "port", port,
-               "detail", strerror(errno), NULL);
+        start_failed(set);
+        close(ac.fd);
         goto out;
     }
     char port[12], threads[8];
@@ -486,13 +560,12 @@ int server_run(const server_settings *set)
         ;
     log_kv(LOG_INFO, "server.stopping", "signal", sig == SIGTERM ? "TERM" : "INT", NULL);
 
-    /* Stop accepting, then let in-flight requests finish. The workers poll()
-     * rather than epoll: quiescing an epoll thread pool races with the
-     * workers over the listen socket's registration, and libmicrohttpd aborts
-     * when either side loses. The socket is closed only once every worker
-     * has stopped looking at it. */
+    /* Stop accepting (new connections are refused from here on), then let
+     * in-flight requests finish. */
     atomic_store(&s.stopping, true);
-    MHD_socket lfd = MHD_quiesce_daemon(d);
+    shutdown(ac.fd, SHUT_RDWR);
+    pthread_join(acceptor, NULL);
+    close(ac.fd);
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     while (atomic_load(&s.inflight) > 0 && elapsed(&t0) < set->shutdown_grace) {
@@ -502,8 +575,6 @@ int server_run(const server_settings *set)
     char left[16];
     snprintf(left, sizeof(left), "%u", atomic_load(&s.inflight));
     MHD_stop_daemon(d);
-    if (lfd != MHD_INVALID_SOCKET)
-        close(lfd);
     log_kv(LOG_INFO, "server.stopped", "unfinished", left, NULL);
     rc = 0;
 out:
