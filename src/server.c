@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -40,6 +41,7 @@ struct req_ctx {
     char allow[64];
     bool too_large;
     bool counted;
+    unsigned worker; /* index in server.workers */
 };
 
 static double elapsed(const struct timespec *t0)
@@ -329,6 +331,11 @@ static struct req_ctx *ctx_new(struct server *s, struct MHD_Connection *c, const
         memset(raw, 0, sizeof(raw));
     util_hex(x->r.rid, raw, sizeof(raw));
     atomic_fetch_add(&s->inflight, 1);
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_DAEMON);
+    while (x->worker < s->nworkers && (!ci || s->workers[x->worker] != ci->daemon))
+        x->worker++;
+    if (x->worker < s->nworkers)
+        atomic_fetch_add(&s->busy[x->worker], 1);
     x->counted = true;
     return x;
 }
@@ -421,8 +428,11 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
            toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" : "aborted", NULL);
     arena_free(x->r.a);
     free(x->body);
-    if (x->counted)
+    if (x->counted) {
         atomic_fetch_sub(&s->inflight, 1);
+        if (x->worker < s->nworkers)
+            atomic_fetch_sub(&s->busy[x->worker], 1);
+    }
     free(x);
 }
 
@@ -437,14 +447,13 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     log_kv(LOG_WARN, "http.server", "detail", buf, NULL);
 }
 
-/* The listening socket is dadmd's, not libmicrohttpd's: one thread accepts
- * and hands each connection to the worker pool (MHD_add_connection picks
- * the worker from the socket number, so consecutive connections go to
- * different workers). Left to themselves, the pool's workers raced for the
- * shared socket, and one of them could take every connection of a burst
- * while the others idled: a few busy clients then ran on one core. */
+/* The listening socket is dadmd's, not libmicrohttpd's: one thread accepts,
+ * and hands each connection to the worker (a single-threaded daemon) with
+ * the fewest requests in flight, the next one in turn among equals. Left to
+ * themselves, a thread pool's workers raced for a shared socket: one could
+ * take every connection of a burst while the others idled, and a
+ * connection could land on a worker blocked in a long request. */
 struct acceptor {
-    struct MHD_Daemon *d;
     int fd;
     struct server *s;
 };
@@ -468,13 +477,24 @@ static int listen_on(const struct sockaddr_in *addr)
 static void *accept_loop(void *arg)
 {
     struct acceptor *ac = arg;
+    unsigned next = 0;
     for (;;) {
         struct sockaddr_storage sa;
         socklen_t len = sizeof(sa);
         int c = accept4(ac->fd, (struct sockaddr *)&sa, &len, SOCK_CLOEXEC);
         if (c >= 0) {
+            struct server *s = ac->s;
+            unsigned best = next % s->nworkers, least = UINT_MAX;
+            for (unsigned i = 0; i < s->nworkers; i++) {
+                unsigned w = (next + i) % s->nworkers, b = atomic_load(&s->busy[w]);
+                if (b < least) {
+                    least = b;
+                    best = w;
+                }
+            }
+            next = best + 1;
             /* Refused (connection limit): libmicrohttpd closes it. */
-            MHD_add_connection(ac->d, c, (struct sockaddr *)&sa, len);
+            MHD_add_connection(s->workers[best], c, (struct sockaddr *)&sa, len);
             continue;
         }
         if (atomic_load(&ac->s->stopping))
@@ -496,11 +516,17 @@ static void start_failed(const server_settings *set)
            strerror(errno), NULL);
 }
 
+static void stop_workers(struct server *s)
+{
+    for (unsigned i = 0; i < s->nworkers; i++)
+        MHD_stop_daemon(s->workers[i]);
+    s->nworkers = 0;
+}
+
 int server_run(const server_settings *set)
 {
     struct server s = {.set = *set};
     int rc = 1;
-    struct MHD_Daemon *d = NULL;
     const char **names = calloc(routes_count, sizeof(char *));
     if (!names)
         return 1;
@@ -522,25 +548,27 @@ int server_run(const server_settings *set)
         start_failed(set);
         goto out;
     }
-    d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC |
-                             MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ERROR_LOG,
-                         0, NULL, NULL, on_request, &s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-                         MHD_OPTION_THREAD_POOL_SIZE, set->threads, MHD_OPTION_NOTIFY_COMPLETED,
-                         on_completed, &s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
-                         MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
-                         set->connection_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                         (size_t)(set->max_headers * 2 + 65536), MHD_OPTION_CONNECTION_LIMIT, 1000u,
-                         MHD_OPTION_END);
-    pthread_t acceptor;
-    if (d) {
-        ac.d = d;
-        errno = pthread_create(&acceptor, NULL, accept_loop, &ac);
-        if (errno != 0) {
-            MHD_stop_daemon(d);
-            d = NULL;
-        }
+    s.workers = calloc(set->threads, sizeof(*s.workers));
+    s.busy = calloc(set->threads, sizeof(*s.busy));
+    bool up = s.workers && s.busy;
+    for (unsigned i = 0; up && i < set->threads; i++) {
+        s.workers[i] = MHD_start_daemon(
+            MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC |
+                MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ERROR_LOG,
+            0, NULL, NULL, on_request, &s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+            MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s, MHD_OPTION_NOTIFY_CONNECTION,
+            on_connection, NULL, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
+            MHD_OPTION_CONNECTION_TIMEOUT, set->connection_timeout,
+            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(set->max_headers * 2 + 65536),
+            MHD_OPTION_CONNECTION_LIMIT, 1000u / set->threads + 1, MHD_OPTION_END);
+        up = s.workers[i] != NULL;
+        if (up)
+            s.nworkers++;
     }
-    if (!d) {
+    pthread_t acceptor;
+    if (up)
+        up = (errno = pthread_create(&acceptor, NULL, accept_loop, &ac)) == 0;
+    if (!up) {
         start_failed(set);
         close(ac.fd);
         goto out;
@@ -574,10 +602,13 @@ int server_run(const server_settings *set)
     }
     char left[16];
     snprintf(left, sizeof(left), "%u", atomic_load(&s.inflight));
-    MHD_stop_daemon(d);
+    stop_workers(&s);
     log_kv(LOG_INFO, "server.stopped", "unfinished", left, NULL);
     rc = 0;
 out:
+    stop_workers(&s);
+    free(s.workers);
+    free(s.busy);
     pool_free(s.pool);
     metrics_shutdown();
     free(names);

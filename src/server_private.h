@@ -9,11 +9,17 @@
 #include "pool.h"
 #include "server.h"
 
+struct MHD_Daemon;
+
 struct server {
     server_settings set;
     pool *pool;
     atomic_uint inflight;
     atomic_bool stopping;
+    /* One single-threaded daemon per worker, and its requests in flight. */
+    unsigned nworkers;
+    struct MHD_Daemon **workers;
+    atomic_uint *busy;
 };
 
 #endif
