@@ -28,6 +28,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "auth_saml_keys.h"
 #include "auth_session.h"
 #include "log.h"
 #include "notify.h"
@@ -578,8 +579,11 @@ static dadm_err thread_server_get(db *d, arena *a, LassoServer **out)
     if (!s)
         return DADM_E_INTERNAL;
     for (int i = 0; i < PQntuples(idps); i++) {
-        int rc = lasso_server_add_provider_from_buffer(s, LASSO_PROVIDER_ROLE_IDP,
-                                                       PQgetvalue(idps, i, 1), NULL, NULL);
+        const char *md = PQgetvalue(idps, i, 1);
+        char *bare = auth_saml_keys_bare(md, (size_t)PQgetlength(idps, i, 1));
+        int rc = lasso_server_add_provider_from_buffer(s, LASSO_PROVIDER_ROLE_IDP, bare ? bare : md,
+                                                       NULL, NULL);
+        g_free(bare);
         if (rc != 0) {
             char code[16];
             snprintf(code, sizeof(code), "%d", rc);

@@ -3,7 +3,7 @@
 
 DADM_BUILD_PACKAGES="build-essential autoconf automake libtool pkg-config
     libmicrohttpd-dev libpq-dev liblasso3-dev libjansson-dev check libsubunit-dev
-    libglib2.0-dev libcurl4-openssl-dev libargon2-dev libldap2-dev"
+    libglib2.0-dev libcurl4-openssl-dev libargon2-dev libldap2-dev libssl-dev"
 DADM_RUN_PACKAGES="postgresql postgresql-client curl"
 DADM_TEST_PACKAGES="python3 python3-psycopg2 python3-yaml python3-jsonschema valgrind
     simplesamlphp php-cli php-xml php-mbstring php-curl python3-lasso python3-lxml xmlsec1 openssl
