@@ -2,15 +2,21 @@
  * assertion consumer must do with a response (process it: signatures,
  * issuer, status; validate the assertion's conditions and times; accept
  * it), with one LassoServer built once.
- *   floor SP_METADATA SP_KEY IDP_METADATA RESPONSE_FILE...
- * Prints the number of accepted responses per second. */
+ *   floor [--bare] SP_METADATA SP_KEY IDP_METADATA RESPONSE_FILE...
+ * With --bare, the IdP's metadata is loaded with its signing key as a bare
+ * key value, as dadmd loads it (auth/auth_saml_keys.h); without, as
+ * registered. Prints the number of accepted responses per second. */
 #include <glib.h>
 #include <lasso/lasso.h>
 #include <lasso/xml/saml-2.0/saml2_assertion.h>
 #include <lasso/xml/saml-2.0/samlp2_response.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
+
+#include "auth_saml_keys.h"
 
 static double now(void)
 {
@@ -31,8 +37,13 @@ static char *slurp(const char *p)
 
 int main(int argc, char **argv)
 {
+    bool bare = argc > 1 && strcmp(argv[1], "--bare") == 0;
+    if (bare) {
+        argv++;
+        argc--;
+    }
     if (argc < 5) {
-        fprintf(stderr, "usage: floor SP_METADATA SP_KEY IDP_METADATA RESPONSE...\n");
+        fprintf(stderr, "usage: floor [--bare] SP_METADATA SP_KEY IDP_METADATA RESPONSE...\n");
         return 2;
     }
     setenv("TZ", ":/etc/localtime", 0);
@@ -40,6 +51,15 @@ int main(int argc, char **argv)
     if (lasso_init() != 0)
         return 1;
     char *sp = slurp(argv[1]), *key = slurp(argv[2]), *idp = slurp(argv[3]);
+    char *b = bare ? auth_saml_keys_bare(idp, strlen(idp)) : NULL;
+    if (bare && !b) {
+        fprintf(stderr, "floor: no RSA certificate to make bare in %s\n", argv[3]);
+        return 1;
+    }
+    if (b) {
+        g_free(idp);
+        idp = b;
+    }
     LassoServer *s = lasso_server_new_from_buffers(sp, key, NULL, NULL);
     if (!s || lasso_server_add_provider_from_buffer(s, LASSO_PROVIDER_ROLE_IDP, idp, NULL, NULL))
         return 1;
