@@ -105,6 +105,16 @@ def counts(out):
     return res
 
 
+def skipped_of(out):
+    """dn -> reason of the skipped entries ldap-sync lists."""
+    res = {}
+    for line in out.splitlines():
+        if line.startswith("skipped\t"):
+            _, reason, dn = line.split("\t", 2)
+            res[dn] = reason
+    return res
+
+
 def query(sql, *params):
     c = connect("dadm_owner")
     try:
@@ -136,9 +146,15 @@ class LifecycleTest(unittest.TestCase):
         configure(STRASBOURG)
 
     def test_01_dry_run_changes_nothing(self):
+        # The login of uid=pris belongs to a local account of another
+        # establishment.
+        query("INSERT INTO dadm.account (etab_id, login, given_name, family_name, email)"
+              " SELECT id, 'pris@univ-a.test', 'Paul', 'Pris', 'paul.pris@univ-b.test'"
+              " FROM dadm.etab WHERE uai = %s", POITIERS)
         _, out, _ = sync(STRASBOURG, "--full", "--dry-run")
         c = counts(out)
         self.assertIn("dry run", out)
+        LifecycleTest.dry = (c, skipped_of(out))
         self.assertGreaterEqual(c["created"], len(REGULAR_A))
         self.assertEqual(accounts(STRASBOURG), {})
         self.assertEqual(query("SELECT count(*) FROM dadm.directory_run r JOIN dadm.etab e"
@@ -148,6 +164,12 @@ class LifecycleTest(unittest.TestCase):
         _, out, _ = sync(STRASBOURG, "--full")
         c = counts(out)
         self.assertEqual(c["mode"], "full")
+        # What the dry run announced, no more, no less.
+        self.assertEqual((c, skipped_of(out)), LifecycleTest.dry)
+        # The account holding pris's login is left as it was.
+        self.assertEqual(query("SELECT e.uai, a.dir_key FROM dadm.account a JOIN dadm.etab e"
+                               " ON e.id = a.etab_id WHERE a.login = 'pris@univ-a.test'"),
+                         [(POITIERS, None)])
         acc = accounts(STRASBOURG)
         for uid in REGULAR_A:
             self.assertEqual(acc[f"{uid}@univ-a.test"][0], "active", uid)
@@ -156,11 +178,7 @@ class LifecycleTest(unittest.TestCase):
         # The eppn with surrounding spaces is provisioned without them.
         self.assertIn("spaced@univ-a.test", acc)
         # Skipped entries are counted and listed with their reason.
-        skipped = {}
-        for line in out.splitlines():
-            if line.startswith("skipped\t"):
-                _, reason, dn = line.split("\t", 2)
-                skipped[dn] = reason
+        skipped = skipped_of(out)
         self.assertEqual(len(skipped), c["skipped"])
         people = LDAP["LDAP_A_PEOPLE"]
         self.assertEqual(skipped[f"uid=noeppn,{people}"], "missing_eppn")
@@ -171,6 +189,7 @@ class LifecycleTest(unittest.TestCase):
         self.assertEqual(skipped[f"uid=dup2,{people}"], "duplicate_eppn")
         self.assertEqual(skipped[f"uid=star,{people}"], "invalid_eppn")
         self.assertEqual(skipped[f"uid=paren,{people}"], "invalid_eppn")
+        self.assertEqual(skipped[f"uid=pris,{people}"], "login_taken")
         # Hostile values never became accounts, nor merged anyone.
         for login in acc:
             self.assertRegex(login, r"^[a-z0-9][a-z0-9._-]*@univ-a\.test$")
@@ -182,6 +201,11 @@ class LifecycleTest(unittest.TestCase):
         # Provisioning grants no role.
         self.assertEqual(query('SELECT count(*) FROM dadm."grant" g JOIN dadm.account a'
                                " ON a.id = g.account_id WHERE a.dir_key IS NOT NULL")[0][0], 0)
+        # Once the login is free, the entry is provisioned.
+        query("DELETE FROM dadm.account WHERE login = 'pris@univ-a.test'")
+        _, out, _ = sync(STRASBOURG, "--full")
+        self.assertEqual(counts(out)["created"], 1)
+        self.assertEqual(accounts(STRASBOURG)["pris@univ-a.test"][0], "active")
 
     def test_03_second_full_changes_nothing(self):
         before = accounts(STRASBOURG)

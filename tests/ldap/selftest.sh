@@ -108,7 +108,7 @@ is "$got" 0 "univ-a's account sees nothing of univ-b"
 	"$SLAPD_SH" load "$DIR" "$LDAP_B_BASE" "$HERE/data/univ-b.ldif"
 ok "sample data loads online"
 got=$(search svc-a "$LDAP_A_PEOPLE" -LLL '(objectClass=eduPerson)' 1.1 | count)
-is "$got" 29 "univ-a: 29 eduPerson entries"
+is "$got" 30 "univ-a: 30 eduPerson entries"
 got=$(search svc-b "$LDAP_B_PEOPLE" -LLL '(objectClass=eduPerson)' 1.1 | count)
 is "$got" 16 "univ-b: 16 eduPerson entries"
 out=$(search svc-a "$LDAP_A_PEOPLE" -LLL '(uid=mmartin)' entryUUID modifyTimestamp entryCSN)
@@ -171,7 +171,7 @@ is "$got" 1 "the server certificate is valid for IP 127.0.0.1 (openssl)"
 out=$(search sync-a "$LDAP_A_BASE" -E sync=ro '(objectClass=eduPerson)' uid)
 ok "sync=ro refresh as cn=dadm-sync"
 got=$(count <<<"$out")
-is "$got" 29 "initial refresh sends all 29 persons"
+is "$got" 30 "initial refresh sends all 30 persons"
 cookie=$(sed -n 's/^# cookie: //p' <<<"$out" | tail -n 1)
 [ -n "$cookie" ]
 ok "the refresh ends with a cookie ($cookie)"
@@ -209,7 +209,7 @@ ok "restart an existing instance"
 # shellcheck source=/dev/null
 . "$DIR/env"
 got=$(search svc-a "$LDAP_A_PEOPLE" -LLL -E pr=1000/noprompt '(objectClass=eduPerson)' 1.1 | count)
-is "$got" 328 "univ-a now holds 28 + 300 persons"
+is "$got" 329 "univ-a now holds 29 + 300 persons"
 out=$(search sync-a "$LDAP_A_BASE" -E "sync=ro/$cookie" '(objectClass=eduPerson)' 1.1)
 grep -q 'refreshDeletes=0' <<<"$out" || grep -q 'refreshDeletes=1' <<<"$out"
 ok "an old cookie after a restart still gets a refresh (present or delete phase)"
