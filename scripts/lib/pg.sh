@@ -45,11 +45,22 @@ pg_init() {
         { cat "$dir/initdb.log" >&2; return 1; }
 }
 
+# Shared buffers: a quarter of the memory, at most 1 GB. PostgreSQL's default
+# (128 MB) is sized for a minimal install: the accounts of a 230,000-person
+# establishment and their six indexes take about 300 MB, and a first directory
+# load evicted and re-read its own index pages (6.4-11 s for the insert of
+# 230,000 accounts, 5.7 s with 1 GB).
+pg_shared_buffers() {
+    awk '/^MemTotal:/ { mb = int($2 / 4096); if (mb > 1024) mb = 1024; if (mb < 128) mb = 128
+        print mb "MB" }' /proc/meminfo
+}
+
 pg_start() {
     local dir mode=${2:-} bin opts
     dir=$(realpath -m "$1")
     bin=$(pg_bindir) || return 1
     opts="-c listen_addresses='' -k $dir/run -c unix_socket_permissions=0700"
+    opts="$opts -c shared_buffers=$(pg_shared_buffers)"
     if [ "$mode" = fast ]; then
         opts="$opts -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     fi
