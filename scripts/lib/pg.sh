@@ -47,7 +47,7 @@ pg_init() {
 
 # Shared buffers: a quarter of the memory, at most 1 GB. PostgreSQL's default
 # (128 MB) is sized for a minimal install: the accounts of a 230,000-person
-# establishment and their six indexes take about 300 MB, and a first directory
+# establishment take 93 MB and their indexes 55 MB, and a first directory
 # load evicted and re-read its own index pages (6.4-11 s for the insert of
 # 230,000 accounts, 5.7 s with 1 GB).
 pg_shared_buffers() {
