@@ -37,14 +37,10 @@ static void b64url(const unsigned char *raw, size_t n, char *out, size_t cap)
 
 void auth_login_csrf_of(const char *session_token, char csrf[AUTH_CSRF_SIZE])
 {
-    static const char label[] = "dadm-csrf:";
     unsigned char digest[32];
-    gsize len = sizeof(digest);
-    GChecksum *c = g_checksum_new(G_CHECKSUM_SHA256);
-    g_checksum_update(c, (const guchar *)label, sizeof(label) - 1);
-    g_checksum_update(c, (const guchar *)session_token, (gssize)strlen(session_token));
-    g_checksum_get_digest(c, digest, &len);
-    g_checksum_free(c);
+    gchar *in = g_strconcat("dadm-csrf:", session_token, NULL);
+    util_sha256(digest, in, strlen(in));
+    g_free(in);
     b64url(digest, sizeof(digest), csrf, AUTH_CSRF_SIZE);
 }
 

@@ -49,11 +49,16 @@ static const EVP_MD *sha256(void)
     return (const EVP_MD *)md;
 }
 
+void util_sha256(unsigned char out[32], const void *data, size_t n)
+{
+    if (!EVP_Digest(data, n, out, NULL, sha256(), NULL))
+        abort(); /* no SHA-256: the library is broken, nothing can go on */
+}
+
 void util_sha256_hex(char out[65], const void *data, size_t n)
 {
     unsigned char d[32];
-    if (!EVP_Digest(data, n, d, NULL, sha256(), NULL))
-        abort(); /* no SHA-256: the library is broken, nothing can go on */
+    util_sha256(d, data, n);
     util_hex(out, d, sizeof(d));
 }
 

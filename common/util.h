@@ -11,6 +11,8 @@
 bool util_random(void *buf, size_t n);
 /* Writes 2n+1 bytes (lower-case hex and NUL) to out. */
 void util_hex(char *out, const void *in, size_t n);
+/* Writes the SHA-256 of data (32 bytes) to out. */
+void util_sha256(unsigned char out[32], const void *data, size_t n);
 /* Writes the SHA-256 of data as 65 bytes of hex + NUL to out. */
 void util_sha256_hex(char out[65], const void *data, size_t n);
 /* Constant-time equality of two buffers of the same length n. */

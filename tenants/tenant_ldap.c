@@ -1084,16 +1084,15 @@ static void settings_fingerprint(PGresult *cfg, char out[65])
 {
     static const char *const cols[] = {"uai",   "uri",    "bind_dn", "base_dn",
                                        "scope", "filter", "map",     "eppn_domain"};
-    GChecksum *ck = g_checksum_new(G_CHECKSUM_SHA256);
-    g_checksum_update(ck, (const guchar *)LISTING_FORMAT, 1);
+    GString *in = g_string_new(LISTING_FORMAT);
     for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++) {
         const char *v = column(cfg, cols[i]);
-        g_checksum_update(ck, (const guchar *)(v ? "\x1e" : "\x1f"), 1);
+        g_string_append_c(in, v ? '\x1e' : '\x1f');
         if (v)
-            g_checksum_update(ck, (const guchar *)v, (gssize)strlen(v));
+            g_string_append(in, v);
     }
-    g_strlcpy(out, g_checksum_get_string(ck), 65);
-    g_checksum_free(ck);
+    util_sha256_hex(out, in->str, in->len);
+    g_string_free(in, TRUE);
 }
 
 static double seconds_since(const struct timespec *t0)
