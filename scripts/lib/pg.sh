@@ -93,7 +93,8 @@ SELECT 'CREATE ROLE dadm_app LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATERO
 SELECT 'CREATE DATABASE dadm OWNER dadm_owner'
  WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'dadm') \gexec
 SQL
-    pg_psql "$dir" -d dadm -c 'REVOKE ALL ON SCHEMA public FROM PUBLIC' >/dev/null
+    pg_psql "$dir" -d dadm -c 'REVOKE ALL ON SCHEMA public FROM PUBLIC' \
+        -c 'GRANT SET ON PARAMETER session_replication_role TO dadm_owner' >/dev/null
 }
 
 pg_conninfo() {

@@ -4,6 +4,7 @@ cluster (as the daemon's role, to test row-level security on its own)."""
 
 import http.client
 import json
+import getpass
 import os
 import signal
 import socket
@@ -123,6 +124,11 @@ def pg_cmd(action):
     subprocess.run(["bash", "-c", f'. "{SRC}/scripts/lib/pg.sh" && pg_{action} "{PGDIR}" fast'
                     if action == "start" else f'. "{SRC}/scripts/lib/pg.sh" && pg_{action} "{PGDIR}"'],
                    check=True, timeout=120)
+
+
+def superuser():
+    """The test cluster's superuser (scripts/lib/pg.sh, pg_superuser)."""
+    return "postgres" if os.geteuid() == 0 else getpass.getuser()
 
 
 def connect(role):

@@ -21,8 +21,7 @@ import time
 import unittest
 from datetime import datetime, timedelta, timezone
 
-from harness import STRASBOURG, POITIERS, Daemon, connect, free_port, ids, session
-from test_isolation import superuser
+from harness import STRASBOURG, POITIERS, Daemon, connect, free_port, ids, session, superuser
 
 READER_PW = "Lecteur#Demo-2026"
 MAX = 20971520  # the default [attachments] max_bytes

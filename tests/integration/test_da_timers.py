@@ -21,8 +21,7 @@ import zoneinfo
 import jsonschema
 import yaml
 
-from harness import Daemon, connect, ctl, session, SRC, POITIERS, STRASBOURG
-from test_isolation import superuser
+from harness import Daemon, connect, ctl, session, SRC, POITIERS, STRASBOURG, superuser
 
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 

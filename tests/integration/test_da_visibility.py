@@ -7,12 +7,11 @@ The DA belongs to establishment A (Strasbourg) on product P (Apogée), is
 externalised to Prestatech and carries an internal note of the agency and
 an attachment (inserted as the superuser, so that the API only reads it)."""
 
-import getpass
 import hashlib
 import os
 import unittest
 
-from harness import Daemon, connect, ctl, owner, session, STRASBOURG
+from harness import Daemon, connect, ctl, owner, session, STRASBOURG, superuser
 
 d = None
 W = {}
@@ -36,10 +35,6 @@ MATRIX = {
     "louis.garnier": (True, False),    # the contractor it is externalised to
     "olivier.masson": (False, False),  # another contractor of P
 }
-
-
-def superuser():
-    return "postgres" if os.geteuid() == 0 else getpass.getuser()
 
 
 def token(login):

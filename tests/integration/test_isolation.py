@@ -8,7 +8,6 @@ table has none), then becomes the daemon's role with SET LOCAL ROLE and acts
 with the principal of a correspondent of A. Everything is rolled back at the
 end, so the other test modules never see the fixtures."""
 
-import getpass
 import hashlib
 import os
 import unittest
@@ -16,7 +15,7 @@ import unittest
 import psycopg2
 import psycopg2.errors
 
-from harness import connect, POITIERS, STRASBOURG
+from harness import connect, POITIERS, STRASBOURG, superuser
 
 # Reference data that anyone may read; every other table holds tenant data.
 PUBLIC_TABLES = {"product", "domain", "version", "contractor", "closure"}
@@ -85,10 +84,6 @@ FIXTURES = {
         " lasso_dump) VALUES (%(sess)s, %(e)s, %(acc)s, 'https://idp.fixture.invalid/',"
         " 'fixture', '<fixture/>')"),
 }
-
-
-def superuser():
-    return "postgres" if os.geteuid() == 0 else getpass.getuser()
 
 
 class CatalogueIsolationTest(unittest.TestCase):

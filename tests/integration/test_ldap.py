@@ -15,7 +15,7 @@ import unittest
 
 import psycopg2
 
-from harness import Daemon, connect, ctl, ids, session, SRC, STRASBOURG, POITIERS, NANTES
+from harness import Daemon, connect, ctl, ids, session, SRC, STRASBOURG, POITIERS, NANTES, superuser
 
 SLAPD_SH = os.path.join(SRC, "tests", "ldap", "slapd.sh")
 LDAP = {}
@@ -475,6 +475,88 @@ class ErrorTest(unittest.TestCase):
                   password_file=False)
         _, out, _ = sync(NANTES, "--full", "--dry-run")
         self.assertGreater(counts(out)["seen"], 5)
+
+
+class InsertChecksTest(unittest.TestCase):
+    """ldap_apply inserts its new accounts with the foreign keys' per-row
+    checks off when the owner role may set session_replication_role, after
+    checking and locking their establishment itself
+    (sql/0018_ldap_insert_checks.sql). The outcome must not depend on the
+    grant, and nothing else may be skipped."""
+
+    def test_insert_triggers_are_the_two_foreign_keys(self):
+        # Replica mode skips every ordinary trigger: on INSERT, account must
+        # have none but the checks of etab_id and contractor_id.
+        rows = query("SELECT t.tgisinternal, c.contype::text, c.confrelid::regclass::text,"
+                     " (SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_attribute a"
+                     "   WHERE a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey))"
+                     " FROM pg_trigger t LEFT JOIN pg_constraint c ON c.oid = t.tgconstraint"
+                     " WHERE t.tgrelid = 'dadm.account'::regclass AND t.tgenabled = 'O'"
+                     "   AND t.tgtype & 4 <> 0")
+        self.assertEqual(sorted(rows), [(True, "f", "dadm.contractor", ["contractor_id"]),
+                                        (True, "f", "dadm.etab", ["etab_id"])])
+
+    def apply_one(self, etab_id, login):
+        """Stages one entry and applies it to etab_id as the owner, in a
+        transaction rolled back: (created, session_replication_role after,
+        the account's etab_id and status)."""
+        c = connect("dadm_owner")
+        try:
+            with c.cursor() as cur:
+                cur.execute("SELECT dadm.ldap_stage_open()")
+                cur.execute("INSERT INTO pg_temp.ldap_stage (kind, dir_key, dn, hash, login, eppn,"
+                            " given_name, family_name, email, dir_info)"
+                            " VALUES ('e', %s, %s, 'h', %s, %s, 'Ada', 'Test', %s, '{}')",
+                            (login, "uid=" + login, login, login, login))
+                cur.execute("SELECT r.created, current_setting('session_replication_role')"
+                            " FROM dadm.ldap_apply(%s, 'full', false, now(), NULL, 1, 0, '[]',"
+                            " false) r", (etab_id,))
+                created, role = cur.fetchone()
+                cur.execute("SELECT etab_id, status::text FROM dadm.account WHERE login = %s",
+                            (login,))
+                return created, role, cur.fetchone()
+        finally:
+            c.rollback()
+            c.close()
+
+    def both_ways(self, check):
+        """check(granted) with the owner's grant, then without it."""
+        check(True)
+        su = connect(superuser())
+        su.autocommit = True
+        try:
+            with su.cursor() as cur:
+                cur.execute("REVOKE SET ON PARAMETER session_replication_role FROM dadm_owner")
+            check(False)
+        finally:
+            with su.cursor() as cur:
+                cur.execute("GRANT SET ON PARAMETER session_replication_role TO dadm_owner")
+            su.close()
+
+    def test_same_outcome_with_and_without_the_grant(self):
+        etab = query("SELECT id FROM dadm.etab WHERE uai = %s", NANTES)[0][0]
+
+        def check(granted):
+            self.assertEqual(query("SELECT has_parameter_privilege('dadm_owner',"
+                                   " 'session_replication_role', 'SET')")[0][0], granted)
+            created, role, row = self.apply_one(etab, "ada.test@univ-b.test")
+            self.assertEqual(created, 1)
+            self.assertEqual(role, "origin")  # back as it was for what follows
+            self.assertEqual(row, (etab, "active"))
+        self.both_ways(check)
+        self.assertEqual(query("SELECT count(*) FROM dadm.account"
+                               " WHERE login = 'ada.test@univ-b.test'")[0][0], 0)
+
+    def test_missing_establishment_refused(self):
+        missing = query("SELECT coalesce(max(id), 0) + 1000 FROM dadm.etab")[0][0]
+
+        def check(granted):
+            # Refused at the accounts, before the run record (whose own
+            # foreign key would refuse it too).
+            with self.assertRaisesRegex(psycopg2.errors.ForeignKeyViolation,
+                                        f"no establishment {missing}"):
+                self.apply_one(missing, "nobody@univ-b.test")
+        self.both_ways(check)
 
 
 class RunsApiTest(unittest.TestCase):

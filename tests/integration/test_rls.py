@@ -1,14 +1,13 @@
 """Row-level security on its own: connected as the daemon's role, without
 going through dadmd at all."""
 
-import getpass
 import hashlib
 import os
 import unittest
 
 import psycopg2
 
-from harness import connect, ids, session, POITIERS, STRASBOURG
+from harness import connect, ids, session, POITIERS, STRASBOURG, superuser
 
 TENANT_TABLES = ["etab", "installation", "account", "grant", "session", "audit", "outbox"]
 
@@ -124,10 +123,6 @@ class IsolationTest(unittest.TestCase):
         self.assertEqual(self.count("etab"), len(self.etabs))
         self.assertIsNone(begin(self.cur, "no-such-token"))
         self.assertEqual(self.count("etab"), 0)
-
-
-def superuser():
-    return "postgres" if os.geteuid() == 0 else getpass.getuser()
 
 
 class AuditTest(unittest.TestCase):
