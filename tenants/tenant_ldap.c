@@ -488,6 +488,8 @@ typedef struct {
     size_t attr_len[TENANT_LDAP_NFIELDS];
     GString *copy;
     GHashTable *entry_keys; /* keys staged as 'e': each at most once */
+    GHashTable *logins;     /* login of the entries staged as 'e' -> how many (1 or 2) */
+    json_t *dup_logins;     /* the logins staged more than once */
     GString *hash_in;       /* what person_hash digests, reused */
     bool copying;
     long seen, skipped;
@@ -550,6 +552,15 @@ static bool stage_row(run *r, char kind, const char *key, const char *dn,
         if (g_hash_table_contains(r->entry_keys, key))
             return true;
         g_hash_table_add(r->entry_keys, g_strdup(key));
+        /* Entries sharing a login are all skipped (ldap_apply): counted
+         * here, while reading, rather than by grouping the staged rows. */
+        int n = GPOINTER_TO_INT(g_hash_table_lookup(r->logins, p->login));
+        if (n == 0) {
+            g_hash_table_insert(r->logins, g_strdup(p->login), GINT_TO_POINTER(1));
+        } else if (n == 1) {
+            g_hash_table_replace(r->logins, g_strdup(p->login), GINT_TO_POINTER(2));
+            json_array_append_new(r->dup_logins, json_string(p->login));
+        }
         person_hash(r->hash_in, p, hash);
     }
     GString *b = r->copy;
@@ -1263,6 +1274,8 @@ static void do_run(run *r, int64_t etab_id, tenant_ldap_result *res, const char 
             copy_end(r, true);
             db_rollback(r->d);
             g_hash_table_remove_all(r->entry_keys);
+            g_hash_table_remove_all(r->logins);
+            json_array_clear(r->dup_logins);
             if (db_begin(r->d) != DADM_OK || !copy_begin(r))
                 goto sync_out;
             rc = ldap_sync_init_refresh_only(&ls);
@@ -1281,6 +1294,12 @@ static void do_run(run *r, int64_t etab_id, tenant_ldap_result *res, const char 
         snprintf(seen, sizeof(seen), "%ld", r->seen);
         snprintf(skipped, sizeof(skipped), "%ld", r->skipped);
         char *skipped_json = json_dumps(r->skipped_entries, JSON_COMPACT);
+        char *dup_json = json_dumps(r->dup_logins, JSON_COMPACT);
+        if (!dup_json) {
+            free(skipped_json);
+            set_error(r, DADM_E_NOMEM, "out of memory / mémoire insuffisante");
+            goto sync_out;
+        }
         char *cookie_esc = NULL;
         if (final_cookie && final_cookie->bv_len < 4096) {
             cookie_esc = arena_alloc(r->a, 2 * final_cookie->bv_len + 3);
@@ -1297,12 +1316,14 @@ static void do_run(run *r, int64_t etab_id, tenant_ldap_result *res, const char 
                            seen,
                            skipped,
                            skipped_json ? skipped_json : "[]",
-                           r->opt->dry_run ? "true" : "false"};
+                           r->opt->dry_run ? "true" : "false",
+                           dup_json};
         PGresult *ar = db_exec(r->d, r->a,
                                "SELECT * FROM dadm.ldap_apply($1, $2, $3, $4, $5::bytea,"
-                               " $6, $7, $8, $9)",
-                               9, p, &e);
+                               " $6, $7, $8, $9, $10)",
+                               10, p, &e);
         free(skipped_json);
+        free(dup_json);
         if (!ar) {
             set_error(r, e, "database: the changes could not be applied / échec de l'écriture");
             goto sync_out;
@@ -1371,10 +1392,12 @@ dadm_err tenant_ldap_sync(db *d, arena *a, int64_t etab_id, const tenant_ldap_op
              .ea = arena_new(0),
              .copy = g_string_sized_new(COPY_CHUNK + 4096),
              .entry_keys = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL),
+             .logins = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL),
+             .dup_logins = json_array(),
              .hash_in = g_string_sized_new(1024),
              .skipped_entries = json_array()};
     const char *mode = opt->full ? "full" : "sync", *started = NULL;
-    if (!r.ea || !r.skipped_entries) {
+    if (!r.ea || !r.skipped_entries || !r.dup_logins) {
         set_error(&r, DADM_E_NOMEM, "out of memory / mémoire insuffisante");
     } else {
         do_run(&r, etab_id, res, &mode, &started);
@@ -1403,6 +1426,8 @@ dadm_err tenant_ldap_sync(db *d, arena *a, int64_t etab_id, const tenant_ldap_op
     db_exec(d, a, "SELECT pg_advisory_unlock(hashtext('dadm.ldap'), $1::int)", 1, p1, NULL);
     g_string_free(r.copy, TRUE);
     g_hash_table_destroy(r.entry_keys);
+    g_hash_table_destroy(r.logins);
+    json_decref(r.dup_logins);
     g_string_free(r.hash_in, TRUE);
     json_decref(r.skipped_entries);
     arena_free(r.ea);

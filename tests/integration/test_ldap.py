@@ -510,7 +510,7 @@ class InsertChecksTest(unittest.TestCase):
                             (login, "uid=" + login, login, login, login))
                 cur.execute("SELECT r.created, current_setting('session_replication_role')"
                             " FROM dadm.ldap_apply(%s, 'full', false, now(), NULL, 1, 0, '[]',"
-                            " false) r", (etab_id,))
+                            " false, '[]') r", (etab_id,))
                 created, role = cur.fetchone()
                 cur.execute("SELECT etab_id, status::text FROM dadm.account WHERE login = %s",
                             (login,))
