@@ -481,7 +481,7 @@ class InsertChecksTest(unittest.TestCase):
     """ldap_apply inserts its new accounts with the foreign keys' per-row
     checks off when the owner role may set session_replication_role, after
     checking and locking their establishment itself
-    (sql/0018_ldap_insert_checks.sql). The outcome must not depend on the
+    (sql/0018_ldap_first_load.sql). The outcome must not depend on the
     grant, and nothing else may be skipped."""
 
     def test_insert_triggers_are_the_two_foreign_keys(self):
