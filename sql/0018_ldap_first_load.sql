@@ -39,8 +39,7 @@
 -- accounts (a first load of 230,000 accounts: 2.6 G of that INSERT's
 -- 21.6 G instructions). A listing that changes nothing now parses every
 -- entry's dir_info where it parsed none, but during the read, which the
--- directory server paces, not after it. ldap_apply's casts of dir_info to
--- jsonb are now no-ops.
+-- directory server paces, not after it.
 
 DROP FUNCTION dadm.ldap_apply(bigint, dadm.dir_run_mode, boolean, timestamptz, bytea, integer,
                               integer, jsonb, boolean);
@@ -126,7 +125,7 @@ BEGIN
     UPDATE dadm.account a
        SET login = i.login, dir_eppn = i.eppn, given_name = i.given_name,
            family_name = i.family_name, email = i.email, phone = i.phone,
-           dir_info = i.dir_info::jsonb, dir_hash = i.hash, status = 'active',
+           dir_info = i.dir_info, dir_hash = i.hash, status = 'active',
            updated_at = now()
       FROM pg_temp.ldap_in i
      WHERE i.account_id IS NOT NULL AND a.id = i.account_id;
@@ -146,7 +145,7 @@ BEGIN
     INSERT INTO dadm.account (etab_id, contractor_id, kind, login, given_name, family_name,
                               email, phone, dir_eppn, dir_key, dir_info, dir_hash)
     SELECT p_etab, NULL, 'person', i.login, i.given_name, i.family_name, i.email, i.phone,
-           i.eppn, i.dir_key, i.dir_info::jsonb, i.hash
+           i.eppn, i.dir_key, i.dir_info, i.hash
       FROM pg_temp.ldap_in i
      WHERE i.account_id IS NULL;
     IF v_role IS NOT NULL THEN

@@ -489,7 +489,6 @@ typedef struct {
     GString *copy;
     GHashTable *entry_keys; /* keys staged as 'e': each at most once */
     GHashTable *logins;     /* login of the entries staged as 'e' -> how many (1 or 2) */
-    json_t *dup_logins;     /* the logins staged more than once */
     GString *hash_in;       /* what person_hash digests, reused */
     bool copying;
     long seen, skipped;
@@ -555,12 +554,8 @@ static bool stage_row(run *r, char kind, const char *key, const char *dn,
         /* Entries sharing a login are all skipped (ldap_apply): counted
          * here, while reading, rather than by grouping the staged rows. */
         int n = GPOINTER_TO_INT(g_hash_table_lookup(r->logins, p->login));
-        if (n == 0) {
-            g_hash_table_insert(r->logins, g_strdup(p->login), GINT_TO_POINTER(1));
-        } else if (n == 1) {
-            g_hash_table_replace(r->logins, g_strdup(p->login), GINT_TO_POINTER(2));
-            json_array_append_new(r->dup_logins, json_string(p->login));
-        }
+        if (n < 2)
+            g_hash_table_replace(r->logins, g_strdup(p->login), GINT_TO_POINTER(n + 1));
         person_hash(r->hash_in, p, hash);
     }
     GString *b = r->copy;
@@ -578,6 +573,24 @@ static bool stage_row(run *r, char kind, const char *key, const char *dn,
     }
     g_string_append_c(b, '\n');
     return flush_copy(r, false);
+}
+
+/* The logins staged more than once, as a JSON array for ldap_apply; NULL
+ * when out of memory. */
+static char *dup_logins_json(GHashTable *logins)
+{
+    json_t *a = json_array();
+    GHashTableIter it;
+    gpointer login, n;
+    g_hash_table_iter_init(&it, logins);
+    while (a && g_hash_table_iter_next(&it, &login, &n))
+        if (GPOINTER_TO_INT(n) > 1 && json_array_append_new(a, json_string(login)) != 0) {
+            json_decref(a);
+            a = NULL;
+        }
+    char *s = a ? json_dumps(a, JSON_COMPACT) : NULL;
+    json_decref(a);
+    return s;
 }
 
 static void skip(run *r, const char *dn, const char *reason)
@@ -1275,7 +1288,6 @@ static void do_run(run *r, int64_t etab_id, tenant_ldap_result *res, const char 
             db_rollback(r->d);
             g_hash_table_remove_all(r->entry_keys);
             g_hash_table_remove_all(r->logins);
-            json_array_clear(r->dup_logins);
             if (db_begin(r->d) != DADM_OK || !copy_begin(r))
                 goto sync_out;
             rc = ldap_sync_init_refresh_only(&ls);
@@ -1294,7 +1306,7 @@ static void do_run(run *r, int64_t etab_id, tenant_ldap_result *res, const char 
         snprintf(seen, sizeof(seen), "%ld", r->seen);
         snprintf(skipped, sizeof(skipped), "%ld", r->skipped);
         char *skipped_json = json_dumps(r->skipped_entries, JSON_COMPACT);
-        char *dup_json = json_dumps(r->dup_logins, JSON_COMPACT);
+        char *dup_json = dup_logins_json(r->logins);
         if (!dup_json) {
             free(skipped_json);
             set_error(r, DADM_E_NOMEM, "out of memory / mémoire insuffisante");
@@ -1393,11 +1405,10 @@ dadm_err tenant_ldap_sync(db *d, arena *a, int64_t etab_id, const tenant_ldap_op
              .copy = g_string_sized_new(COPY_CHUNK + 4096),
              .entry_keys = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL),
              .logins = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL),
-             .dup_logins = json_array(),
              .hash_in = g_string_sized_new(1024),
              .skipped_entries = json_array()};
     const char *mode = opt->full ? "full" : "sync", *started = NULL;
-    if (!r.ea || !r.skipped_entries || !r.dup_logins) {
+    if (!r.ea || !r.skipped_entries) {
         set_error(&r, DADM_E_NOMEM, "out of memory / mémoire insuffisante");
     } else {
         do_run(&r, etab_id, res, &mode, &started);
@@ -1427,7 +1438,6 @@ dadm_err tenant_ldap_sync(db *d, arena *a, int64_t etab_id, const tenant_ldap_op
     g_string_free(r.copy, TRUE);
     g_hash_table_destroy(r.entry_keys);
     g_hash_table_destroy(r.logins);
-    json_decref(r.dup_logins);
     g_string_free(r.hash_in, TRUE);
     json_decref(r.skipped_entries);
     arena_free(r.ea);
